@@ -1,0 +1,76 @@
+"""One Settings class for the whole service (environment prefix ``PCF_``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_VAR = PROJECT_ROOT / "var"
+DEFAULT_SECRET = "dev-insecure-secret-change-me"  # refused when PCF_ENV=prod
+
+
+class Env(StrEnum):
+    dev = "dev"
+    test = "test"
+    prod = "prod"
+
+
+class Settings(BaseSettings):
+    """Configuration, read from ``PCF_*`` environment variables (or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="PCF_", env_file=".env", extra="ignore")
+
+    env: Env = Field(Env.dev, description="dev, test or prod; prod refuses default secrets.")
+    database_url: str = Field(
+        f"sqlite:///{DEFAULT_VAR / 'pcf.sqlite3'}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
+    )
+    data_dir: Path = Field(
+        DEFAULT_VAR / "data", description="Where background-data releases are built and read."
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR.")
+    log_json: bool = Field(True, description="Structured JSON logs (false: plain text).")
+    secret_key: str = Field(DEFAULT_SECRET, description="Signs access tokens.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_pg_driver(cls, v: str) -> str:
+        # Accept the usual postgres:// and postgresql:// spellings; we always use psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if v.startswith(prefix):
+                return "postgresql+psycopg://" + v[len(prefix) :]
+        if not (v.startswith("sqlite") or v.startswith("postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v
+
+    @model_validator(mode="after")
+    def _prod_refuses_defaults(self) -> Settings:
+        weak = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        if self.env is Env.prod and weak:
+            raise ValueError("PCF_SECRET_KEY: prod needs its own secret of at least 32 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,65 @@
+"""The ASGI application: ``app.main:app`` (built by ``create_app``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.background.release import current_release
+from app.core.database import Database
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestIdMiddleware
+from app.core.settings import Settings, get_settings
+from app.health.routes import router as health_router
+
+log = logging.getLogger("pcf")
+
+DESCRIPTION = """
+Product carbon footprints (ISO 14067 / GB/T 24067) for **beer, household appliances and rubber
+tyres**, computed with Brightway 2.5 on a versioned, sourced background-data release.
+
+Errors are RFC 9457 `application/problem+json` with a stable machine `code` and `errors[]`
+(one entry per problem, each with a JSON `pointer` into your request).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.db = Database(settings.database_url)
+        app.state.release = current_release(settings.data_dir)
+        log.info(
+            "started",
+            extra={
+                "env": settings.env.value,
+                "database": app.state.db.engine.dialect.name,
+                "release_id": app.state.release.release_id if app.state.release else None,
+            },
+        )
+        try:
+            yield
+        finally:
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="PCF Service",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    return app
+
+
+app = create_app()
