@@ -75,7 +75,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def startup_hooks(settings: Settings) -> None:
     """Seed what a fresh database needs (extended by later domains)."""
-    return None
+    from app.accounts.seed import credentials_text, seed_dev
+
+    seeded = seed_dev(settings)  # dev only: demo organisations and clients
+    if seeded:
+        print(credentials_text(seeded, f"http://{settings.host}:{settings.port}"))
 
 
 # ---------------------------------------------------------------------------- data
@@ -139,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Domains register further subcommands (orgs, clients, …) by appending a function here.
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _accounts_commands(sub: argparse._SubParsersAction) -> None:
+    from app.accounts.cli import register
+
+    register(sub)
+
+
+EXTRA_COMMANDS.append(_accounts_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,9 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
+from app.accounts.openapi import install_openapi
+from app.accounts.routes import auth_router
+from app.accounts.routes import router as accounts_router
 from app.background.release import current_release
 from app.core.database import Database
 from app.core.errors import install_error_handlers
+from app.core.limits import install_limits
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware
 from app.core.settings import Settings, get_settings
@@ -56,9 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    install_limits(app, settings)  # inside RequestIdMiddleware: a 413 still has the request id
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
+    app.include_router(auth_router)
+    app.include_router(accounts_router)
     return app
 
 

@@ -5,6 +5,16 @@ Each domain package defines its own tables in its ``models.py``; add the import 
 
 from __future__ import annotations
 
+from app.accounts.models import ApiClient, AuditEntry, IdempotencyRecord, Organisation
 from app.core.database import metadata
+from app.rules.models import PcrRule, PcrVersion
 
-__all__ = ["metadata"]
+__all__ = [
+    "ApiClient",
+    "AuditEntry",
+    "IdempotencyRecord",
+    "Organisation",
+    "PcrRule",
+    "PcrVersion",
+    "metadata",
+]

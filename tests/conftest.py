@@ -99,10 +99,19 @@ def _clean(url: str) -> None:
         if c.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
             if names:
+                # Append-only triggers (audit log) do not fire for this test-only purge.
+                c.execute(text("SET LOCAL session_replication_role = replica"))
                 c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            # SQLite cannot disable triggers: drop the append-only ones, purge, recreate them.
+            triggers = c.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+            saved = list(triggers)
+            for name, _ in saved:
+                c.execute(text(f'DROP TRIGGER "{name}"'))
             for t in reversed(metadata.sorted_tables):
                 c.execute(t.delete())
+            for _, sql in saved:
+                c.execute(text(sql))
     eng.dispose()
 
 

@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Accounts and security (docs/security.md).
+    token_ttl_seconds: int = Field(
+        900, ge=60, le=86400, description="Lifetime of an access token, in seconds."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    max_bom_lines: int = Field(
+        2000, ge=1, description="Most lines in one bill of materials, sub-assemblies included."
+    )
+    max_bom_depth: int = Field(8, ge=1, description="Deepest nesting of sub-assemblies in a BOM.")
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute and API client (0: no limit); 429 above."
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, description="How long an Idempotency-Key is remembered."
+    )
 
     @field_validator("database_url")
     @classmethod

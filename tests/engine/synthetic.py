@@ -95,7 +95,8 @@ def make_system(
     n_flows: int | None = None,
     inputs_per_activity: tuple[int, int] = (10, 15),
     loop_share: float = 0.08,
-    hub_share: float = 0.02,
+    hub_share: float = 0.005,
+    core_share: float = 0.03,
     bio_per_activity: tuple[int, int] = (4, 12),
     sigma: float = 0.2,
     uncertain_share: float = 0.7,
@@ -106,6 +107,9 @@ def make_system(
     price = np.exp(rng.normal(0.0, 2.0, n))  # hidden prices: amounts span many decades
     n_hubs = max(3, int(hub_share * n))
     hubs = rng.choice(n, n_hubs, replace=False)
+    # Upward (loop-creating) links only go into a "core" (hubs plus a few percent of activities),
+    # as in ecoinvent, where loops run through markets for electricity, heat, transport, etc.
+    core = np.union1d(hubs, rng.choice(n, max(3, int(core_share * n)), replace=False))
 
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []
@@ -120,7 +124,7 @@ def make_system(
             # Lower tier: activities with a smaller index, biased towards "basic" ones.
             cand.append((rng.random(n_low) ** 2 * j).astype(np.int64))
         if n_loop:
-            cand.append(rng.integers(0, n, n_loop))
+            cand.append(rng.choice(core, n_loop))
         if n_hub:
             cand.append(rng.choice(hubs, n_hub))
         if not cand:

@@ -1,0 +1,1 @@
+"""Organisations, API clients, roles, the audit log and idempotent creation."""
