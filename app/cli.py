@@ -81,6 +81,12 @@ def startup_hooks(settings: Settings) -> None:
     if seeded:
         print(credentials_text(seeded, f"http://{settings.host}:{settings.port}"))
 
+    from app.rules.seed import seed_rules
+
+    rules = seed_rules(settings.database_url)  # reference rules, version 1.0.0, on first start
+    if rules:
+        print(f"pcf: seeded product category rules {', '.join(rules)} (version 1.0.0)")
+
 
 # ---------------------------------------------------------------------------- data
 def cmd_data_build(args: argparse.Namespace) -> int:

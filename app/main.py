@@ -19,7 +19,9 @@ from app.core.limits import install_limits
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware
 from app.core.settings import Settings, get_settings
+from app.footprints.routes import router as footprints_router
 from app.health.routes import router as health_router
+from app.rules.routes import router as rules_router
 
 log = logging.getLogger("pcf")
 
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)
+    app.include_router(rules_router)
+    app.include_router(footprints_router)
     return app
 
 

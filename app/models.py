@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from app.accounts.models import ApiClient, AuditEntry, IdempotencyRecord, Organisation
 from app.core.database import metadata
+from app.footprints.models import Footprint
 from app.rules.models import PcrRule, PcrVersion
 
 __all__ = [
     "ApiClient",
     "AuditEntry",
+    "Footprint",
     "IdempotencyRecord",
     "Organisation",
     "PcrRule",

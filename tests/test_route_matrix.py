@@ -133,6 +133,73 @@ def _revoke(w: World, org: Org) -> Call:
     return Call("POST", f"/v1/clients/{w.new_client(org)}/revoke")
 
 
+# ---- product category rules (app/rules/routes.py)
+_BOM = {
+    "boundary": "cradle_to_gate",
+    "lines": [
+        {"name": "steel", "stage": "raw_materials", "amount": 1, "unit": "kg", "dataset": "x"}
+    ],
+}
+
+
+def _seeded(w: World) -> None:
+    from app.rules.seed import seed_rules
+
+    seed_rules(w.db_url)  # idempotent
+
+
+def _pcr(method: str, tail: str = "", **kw: Any) -> Builder:
+    def build(w: World, org: Org) -> Call:
+        _seeded(w)
+        return Call(method, f"/v1/pcrs{tail}", **kw)
+
+    return build
+
+
+def _rule_owner(w: World, org: Org) -> tuple[Org, Any, str]:
+    """An association (``org`` if it is one) as a Principal, and a rule it owns."""
+    from app.accounts.principal import Principal
+
+    assoc = org if org.kind is OrgKind.association else w.orgs["association-own"]
+    with w.session() as s:
+        families = frozenset(service.get_organisation(s, assoc.id).families)
+    p = Principal("matrix", assoc.id, assoc.name, "association", Role.association, families)
+    return assoc, p, sorted(families)[0]
+
+
+def _draft(w: World, org: Org, *, edited: bool = False) -> tuple[str, str]:
+    from app.rules import services as pcr
+
+    _seeded(w)
+    assoc, p, code = _rule_owner(w, org)
+    with w.session(assoc) as s:
+        d = pcr.create_draft(s, p, code)
+        if edited:
+            pcr.update_draft(s, p, code, d.id, {"name": w.unique("rule")}, "merge")
+        return code, str(d.id)
+
+
+def _draft_call(method: str, suffix: str = "", *, edited: bool = False, **kw: Any) -> Builder:
+    def build(w: World, org: Org) -> Call:
+        code, draft_id = _draft(w, org, edited=edited)
+        return Call(method, f"/v1/pcrs/{code}/drafts/{draft_id}{suffix}", **kw)
+
+    return build
+
+
+def _deprecate(w: World, org: Org) -> Call:
+    from app.rules import services as pcr
+
+    code, draft_id = _draft(w, org, edited=True)
+    assoc, p, _ = _rule_owner(w, org)
+    with w.session(assoc) as s:
+        v = pcr.publish(s, p, code, uuid.UUID(draft_id))
+    return Call("POST", f"/v1/pcrs/{code}/versions/{v.version}/deprecate", json={"reason": "x"})
+
+
+ASSOC = frozenset({Role.association})
+WRITERS = frozenset({Role.association, Role.admin})
+
 MATRIX: dict[tuple[str, str], Entry] = {
     # accounts (app/accounts/routes.py)
     ("POST", "/auth/token"): Entry(PUBLIC, _token_call),
@@ -156,6 +223,33 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/clients/{client_id}/rotate"): Entry(ADMIN, _rotate),
     ("POST", "/v1/clients/{client_id}/revoke"): Entry(ADMIN, _revoke),
     ("GET", "/v1/audit"): Entry(ADMIN, static("GET", "/v1/audit")),
+    # product category rules (app/rules/routes.py)
+    ("GET", "/v1/pcrs"): Entry(ALL, _pcr("GET")),
+    ("GET", "/v1/pcr-models"): Entry(ALL, static("GET", "/v1/pcr-models")),
+    ("GET", "/v1/pcrs/{code}"): Entry(ALL, _pcr("GET", "/beer")),
+    ("GET", "/v1/pcrs/{code}/versions"): Entry(ALL, _pcr("GET", "/beer/versions")),
+    ("GET", "/v1/pcrs/{code}/versions/{version}"): Entry(ALL, _pcr("GET", "/beer/versions/1.0.0")),
+    ("PATCH", "/v1/pcrs/{code}/versions/{version}"): Entry(
+        WRITERS, _pcr("PATCH", "/beer/versions/1.0.0", json={"name": "x"}), ok=409
+    ),
+    ("DELETE", "/v1/pcrs/{code}/versions/{version}"): Entry(
+        WRITERS, _pcr("DELETE", "/beer/versions/1.0.0"), ok=409
+    ),
+    ("POST", "/v1/pcrs/{code}/versions/{version}/deprecate"): Entry(ASSOC, _deprecate),
+    ("GET", "/v1/pcrs/{code}/diff"): Entry(ALL, _pcr("GET", "/beer/diff?from=1.0.0&to=1.0.0")),
+    ("POST", "/v1/pcrs/{code}/validate"): Entry(ALL, _pcr("POST", "/beer/validate", json=_BOM)),
+    ("POST", "/v1/pcrs/{code}/drafts"): Entry(ASSOC, _pcr("POST", "/beer/drafts"), ok=201),
+    ("GET", "/v1/pcrs/{code}/drafts"): Entry(ASSOC, _pcr("GET", "/beer/drafts")),
+    ("GET", "/v1/pcrs/{code}/drafts/{draft_id}"): Entry(ASSOC, _draft_call("GET"), tenancy="org"),
+    ("PATCH", "/v1/pcrs/{code}/drafts/{draft_id}"): Entry(
+        ASSOC, _draft_call("PATCH", json={"notes": ["matrix"]}), tenancy="org"
+    ),
+    ("DELETE", "/v1/pcrs/{code}/drafts/{draft_id}"): Entry(
+        ASSOC, _draft_call("DELETE"), ok=204, tenancy="org"
+    ),
+    ("POST", "/v1/pcrs/{code}/drafts/{draft_id}/publish"): Entry(
+        ASSOC, _draft_call("POST", "/publish", edited=True), ok=201, tenancy="org"
+    ),
 }
 
 
@@ -187,6 +281,20 @@ def test_declared_roles_match_the_matrix() -> None:
             if declared != entry.roles:
                 wrong.append((m, r.path, sorted(declared), sorted(entry.roles)))
     assert not wrong, f"require(...) and MATRIX disagree (route, declared, matrix): {wrong}"
+
+
+def test_every_create_route_accepts_an_idempotency_key() -> None:
+    spec = create_app().openapi()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if "201" in op.get("responses", {})
+        and "Idempotency-Key" not in {p["name"] for p in op.get("parameters", [])}
+    ]
+    assert not missing, (
+        f"create routes (201) without an Idempotency-Key (app.accounts.idempotency): {missing}"
+    )
 
 
 def _world(db_url: str) -> World:

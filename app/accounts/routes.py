@@ -279,7 +279,7 @@ def read_audit(
     since: Annotated[datetime | None, Query(description="At or after (UTC if naive).")] = None,
     until: Annotated[datetime | None, Query(description="Before (UTC if naive).")] = None,
     cursor: Annotated[
-        int | None, Query(ge=0, le=2**63 - 1, description="next_cursor of the previous page.")
+        int | None, Query(ge=0, le=2**31 - 1, description="next_cursor of the previous page.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:

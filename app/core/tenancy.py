@@ -27,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql import Select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from app.core.database import metadata as _metadata  # noqa: F401 - naming convention first
 from app.core.errors import NotFound
@@ -88,7 +88,7 @@ def org_owned_classes() -> list[type[OrgOwned]]:
     """Every mapped table class that inherits ``OrgOwned``."""
     return [
         m.class_
-        for m in SQLModel._sa_registry.mappers  # type: ignore[attr-defined]
+        for m in SQLModel._sa_registry.mappers
         if _is_org_owned(m.class_)
     ]
 
@@ -108,7 +108,7 @@ def _scope_queries(state: ORMExecuteState) -> None:
     # Criteria for every org-owned class, wherever it appears (joins, subqueries, loads).
     state.statement = state.statement.options(
         *(
-            with_loader_criteria(cls, cls.org_id == org_id, include_aliases=True)
+            with_loader_criteria(cls, col(cls.org_id) == org_id, include_aliases=True)
             for cls in org_owned_classes()
         )
     )

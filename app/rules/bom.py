@@ -21,8 +21,6 @@ Unit = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_white
 Group = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 DatasetId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
-MAX_DEPTH = 5
-
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -87,9 +85,7 @@ class BomLine(_In):
 
     @model_validator(mode="after")
     def _one_source(self) -> BomLine:
-        given = [
-            n for n in ("dataset", "supplier_value", "lines") if getattr(self, n) is not None
-        ]
+        given = [n for n in ("dataset", "supplier_value", "lines") if getattr(self, n) is not None]
         if len(given) > 1:
             raise ValueError(f"give only one of dataset, supplier_value, lines (got {given})")
         if not given and not self.excluded:
@@ -108,4 +104,6 @@ class BomInput(_In):
         None, description="what the lines are per; default: the rule's reference flow"
     )
     inputs: dict[str, Any] = Field(default_factory=dict, description="values for rule inputs")
-    lines: list[BomLine] = Field(min_length=1, max_length=5000)
+    lines: list[BomLine] = Field(
+        min_length=1, description="PCF_MAX_BOM_LINES and PCF_MAX_BOM_DEPTH apply"
+    )

@@ -73,7 +73,9 @@ def ptr(*parts: object) -> str:
 def _pyd_errors(exc: ValidationError, base: str = "") -> list[FieldError]:
     out = []
     for e in exc.errors():
-        loc = [p for p in e.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))]
+        loc = [
+            p for p in e.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))
+        ]
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         out.append(FieldError(base + ptr(*loc), str(e.get("type", "invalid")), msg))
     return out
@@ -92,7 +94,12 @@ class ResolvedInput:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stage": self.stage.value, "origin": self.origin}
-        out.update(value_json(self.value))
+        if isinstance(self.value, pint.Quantity) and self.spec.unit:
+            # in the rule's own unit, as the rule spells it
+            out.update(value=float(self.value.to(parse_unit(self.spec.unit)).magnitude))
+            out.update(unit=self.spec.unit)
+        else:
+            out.update(value_json(self.value))
         if self.source:
             out["source"] = self.source
         if self.confidence:
@@ -212,7 +219,8 @@ def _read_factor(spec: InputSpec, raw: Any, at: str) -> tuple[Any, list[FieldErr
 
 def _read_shares(raw: Any, at: str) -> tuple[Any, list[FieldError]]:
     if not isinstance(raw, Mapping) or not raw:
-        return None, [FieldError(at, "shares_expected", "expected {material_group: {route: share}}")]
+        expected = "expected {material_group: {route: share}}"
+        return None, [FieldError(at, "shares_expected", expected)]
     problems: list[FieldError] = []
     out: dict[str, dict[str, float]] = {}
     for group, split in raw.items():
@@ -228,6 +236,19 @@ def _read_shares(raw: Any, at: str) -> tuple[Any, list[FieldError]]:
             else:
                 out[str(group)][str(route)] = float(share)
     return (out if not problems else None), problems
+
+
+def _same_as_default(spec: InputSpec, raw: Any) -> bool:
+    """True when a supplied value restates the default (e.g. 120 months for 10 years)."""
+    given, problems = read_value(spec, raw, "")
+    default, _ = read_value(spec, _default_raw(spec), "")
+    if problems or given is None or default is None:
+        return False
+    if isinstance(given, pint.Quantity) and isinstance(default, pint.Quantity):
+        return math.isclose(
+            float(given.to(default.units).magnitude), float(default.magnitude), rel_tol=1e-9
+        )
+    return bool(given == default)
 
 
 def _default_raw(spec: InputSpec) -> Any:
@@ -450,7 +471,8 @@ def _check_model_spec(
         param = model.param(name)
         if param is None:
             known = ", ".join(p.name for p in model.params)
-            errs.append(FieldError(bat, "unknown_param", f"{ms.model} has no {name}; it has {known}"))
+            msg = f"{ms.model} has no {name}; it has {known}"
+            errs.append(FieldError(bat, "unknown_param", msg))
             continue
         spec = specs.get(key)
         if spec is None:
@@ -458,14 +480,16 @@ def _check_model_spec(
             continue
         if spec.type is not param.kind:
             errs.append(
-                FieldError(bat, "type_mismatch", f"{name} needs a {param.kind} input, {key} is a "
-                           f"{spec.type}")
+                FieldError(
+                    bat,
+                    "type_mismatch",
+                    f"{name} needs a {param.kind} input, {key} is a {spec.type}",
+                )
             )
             continue
         if param.unit and spec.unit and not compatible(spec.unit, param.unit):
-            errs.append(
-                FieldError(bat, "unit_mismatch", f"{name} needs {param.unit}; {key} is in {spec.unit}")
-            )
+            msg = f"{name} needs {param.unit}; {key} is in {spec.unit}"
+            errs.append(FieldError(bat, "unit_mismatch", msg))
             continue
         if param.required and not spec.required and spec.default is None:
             errs.append(
@@ -543,9 +567,9 @@ class _Walked:
     depth: int
 
 
-def _walk(lines: Sequence[BomLine], base: str = "", mult: float = 1.0, depth: int = 0) -> Iterator[
-    _Walked
-]:
+def _walk(
+    lines: Sequence[BomLine], base: str = "", mult: float = 1.0, depth: int = 0
+) -> Iterator[_Walked]:
     for i, line in enumerate(lines):
         at = f"{base}/lines/{i}"
         yield _Walked(line, at, mult, depth)
@@ -559,7 +583,9 @@ def _matches(m: LineMatch, line: BomLine) -> bool:
         and (m.category is None or line.category in m.category)
         and (m.packaging is None or line.packaging == m.packaging)
         and (m.reusable is None or line.reusable == m.reusable)
-        and (m.supplier_specific is None or (line.supplier_value is not None) == m.supplier_specific)
+        and (
+            m.supplier_specific is None or (line.supplier_value is not None) == m.supplier_specific
+        )
     )
 
 
@@ -610,7 +636,11 @@ class Rule:
                     )
                 continue
             if key in supplied:
-                if spec.default is not None and not spec.overridable:
+                if (
+                    spec.default is not None
+                    and not spec.overridable
+                    and not _same_as_default(spec, supplied[key])
+                ):
                     errors.append(
                         FieldError(
                             kat,
@@ -719,13 +749,10 @@ class Rule:
                 stages_with_lines.add(line.stage)
             parent_at = at.rsplit("/lines/", 1)[0]
             parent = parents.get(parent_at) if w.depth else None
-            if w.depth >= 5:
-                errors.append(FieldError(at, "too_deep", "sub-assemblies nest at most 5 deep"))
             # Stage
             if line.stage not in self.stages:
-                errors.append(
-                    FieldError(at + "/stage", "stage_unknown", f"the rule has no stage {line.stage}")
-                )
+                msg = f"the rule has no stage {line.stage}"
+                errors.append(FieldError(at + "/stage", "stage_unknown", msg))
             elif line.stage not in active:
                 errors.append(
                     FieldError(
@@ -746,7 +773,7 @@ class Rule:
             self._check_line_units(line, at, errors)
             # Requirements of the rule on lines
             for req in doc.line_requirements:
-                if not _matches(req.when, line):
+                if line.excluded or not _matches(req.when, line):
                     continue
                 for fname in req.require:
                     if getattr(line, fname) is None:
@@ -838,7 +865,8 @@ class Rule:
             "excluded": excluded,
             "excluded_share": excluded_share,
             "coverage": coverage,
-            "ok": cut_ok and all(e["estimated_share"] <= doc.cut_off.per_item_max for e in excluded),
+            "ok": cut_ok
+            and all(e["estimated_share"] <= doc.cut_off.per_item_max for e in excluded),
         }
 
     @staticmethod
@@ -849,7 +877,8 @@ class Rule:
             errors.append(FieldError(at + "/unit", "unit_unknown", str(exc)))
             return
         allowed = _CATEGORY_UNITS[line.category]
-        if allowed and not any(unit.dimensionality == parse_unit(u).dimensionality for u in allowed):
+        dims = [parse_unit(u).dimensionality for u in allowed]
+        if allowed and unit.dimensionality not in dims:
             errors.append(
                 FieldError(
                     at + "/unit",
@@ -879,7 +908,7 @@ class Rule:
         ref = report.reference_amount
         assert ref is not None
         ctx = ModelContext(ref, report.materials, tuple(self.doc.end_of_life.routes))
-        for spec, at in self._model_specs():
+        for spec, _ in self._model_specs():
             model = get_model(spec.model)
             assert model is not None
             if not set(model.stages) & active:

@@ -35,7 +35,7 @@ class PcrRule(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     product_group: str = Field(max_length=64)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class PcrVersion(SQLModel, table=True):
@@ -64,12 +64,12 @@ class PcrVersion(SQLModel, table=True):
     # The association whose draft this is (and who published it); NULL for seeded versions.
     owner_org_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id", index=True)
     created_by: str = Field(max_length=64)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     published_by: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=2000)
-    deprecated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    deprecated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     deprecation_reason: str | None = Field(default=None, max_length=2000)
 
     @property

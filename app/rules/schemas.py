@@ -61,7 +61,7 @@ class VersionInfo(BaseModel):
         return cls(
             code=v.rule_code,
             version=v.version or "",
-            status=v.status,  # type: ignore[arg-type]
+            status=v.status,
             based_on=v.based_on,
             published_at=v.published_at,
             published_by=v.published_by,

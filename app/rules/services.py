@@ -12,8 +12,8 @@ import json
 import re
 import uuid
 from collections import OrderedDict
-from datetime import UTC
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,7 +144,7 @@ def seed_reference_rules(session: Session, directory: Path = PROJECT_RULES_DIR) 
 def get_rule(session: Session, code: str) -> PcrRule:
     rule = session.get(PcrRule, code)
     if rule is None:
-        raise NotFound(f"No product category rule {code}.", code="pcr_not_found")
+        raise NotFound(f"No product category rule {code}.")
     return rule
 
 
@@ -193,7 +193,7 @@ def get_version(session: Session, code: str, version: str) -> PcrVersion:
         select(PcrVersion).where(PcrVersion.rule_code == code).where(PcrVersion.version == version)
     ).first()
     if v is None:
-        raise NotFound(f"Rule {code} has no version {version}.", code="version_not_found")
+        raise NotFound(f"Rule {code} has no version {version}.")
     return v
 
 
@@ -212,11 +212,13 @@ def _require_owner(principal: Principal, code: str) -> None:
         )
 
 
-def _draft_row(session: Session, principal: Principal, code: str, draft_id: uuid.UUID) -> PcrVersion:
+def _draft_row(
+    session: Session, principal: Principal, code: str, draft_id: uuid.UUID
+) -> PcrVersion:
     v = session.get(PcrVersion, draft_id)
     # Another association's draft answers exactly like a missing one.
     if v is None or v.rule_code != code or v.owner_org_id != principal.org_id:
-        raise NotFound(f"No draft {draft_id} of rule {code}.", code="draft_not_found")
+        raise NotFound(f"No draft {draft_id} of rule {code}.")
     return v
 
 
@@ -240,7 +242,7 @@ def create_draft(
         versions = _released(session, code)
         base = latest(versions) or (versions[0] if versions else None)
     if base is None:
-        raise NotFound(f"Rule {code} has no version to start a draft from.", code="pcr_not_found")
+        raise NotFound(f"Rule {code} has no version to start a draft from.")
     now = utcnow()
     draft = PcrVersion(
         rule_code=code,
@@ -345,8 +347,8 @@ def update_draft(
     kind: PatchKind,
 ) -> PcrVersion:
     get_rule(session, code)
-    _require_owner(principal, code)
     draft = _editable(_draft_row(session, principal, code, draft_id))
+    _require_owner(principal, code)
     before = version_state(draft)
     patched = apply_patch(draft.document, body, kind)
     doc = check_document(code, patched)
@@ -370,8 +372,8 @@ def update_draft(
 
 def delete_draft(session: Session, principal: Principal, code: str, draft_id: uuid.UUID) -> None:
     get_rule(session, code)
-    _require_owner(principal, code)
     draft = _editable(_draft_row(session, principal, code, draft_id))
+    _require_owner(principal, code)
     before = version_state(draft)
     session.delete(draft)
     session.flush()
@@ -395,8 +397,8 @@ def publish(
     note: str | None = None,
 ) -> PcrVersion:
     rule = get_rule(session, code)
-    _require_owner(principal, code)
     draft = _editable(_draft_row(session, principal, code, draft_id))
+    _require_owner(principal, code)
     doc = check_document(code, draft.document)
     released = _released(session, code)
     created = _aware(draft.created_at)
@@ -459,7 +461,9 @@ def deprecate(
     _require_owner(principal, code)
     v = get_version(session, code, version)
     if v.status == VersionStatus.deprecated.value:
-        raise Conflict(f"Version {version} of {code} is already deprecated.", code="already_deprecated")
+        raise Conflict(
+            f"Version {version} of {code} is already deprecated.", code="already_deprecated"
+        )
     before = version_state(v)
     v.status = VersionStatus.deprecated.value
     v.deprecated_at = utcnow()
@@ -524,9 +528,8 @@ def diff_versions(
         except NotFound as exc:
             errors.append(FieldError(f"query:{name}", exc.code, exc.detail))
     if errors:
-        if all(e.code in ("version_not_found", "draft_not_found") for e in errors):
-            raise NotFound("; ".join(e.message for e in errors), code="version_not_found",
-                           errors=errors)
+        if all(e.code == "not_found" for e in errors):
+            raise NotFound("; ".join(e.message for e in errors), errors=errors)
         raise ValidationFailed("from and to must name versions of the rule.", errors=errors)
     return Diff(code, from_ref, to_ref, diff(found["from"].document, found["to"].document))
 

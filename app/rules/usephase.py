@@ -229,9 +229,7 @@ APPLIANCE_LABEL_ENERGY = register(
         ),
         run=_run_appliance,
         check=_check_appliance,
-        exactly_one_of=(
-            ("consumption_per_day", "consumption_per_year", "consumption_per_cycle"),
-        ),
+        exactly_one_of=(("consumption_per_day", "consumption_per_year", "consumption_per_cycle"),),
         needs=(("consumption_per_cycle", ("cycles_per_year",)),),
     )
 )

@@ -128,9 +128,7 @@ def upgrade() -> None:
             ["rule_code"], ["pcr_rule.code"], name=op.f("fk_pcr_version_rule_code_pcr_rule")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pcr_version")),
-        sa.UniqueConstraint(
-            "rule_code", "version", name=op.f("uq_pcr_version_rule_code_version")
-        ),
+        sa.UniqueConstraint("rule_code", "version", name=op.f("uq_pcr_version_rule_code_version")),
     )
     op.create_index(op.f("ix_pcr_version_owner_org_id"), "pcr_version", ["owner_org_id"])
     op.create_index(op.f("ix_pcr_version_rule_code"), "pcr_version", ["rule_code"])

@@ -14,7 +14,10 @@ a few hundred activities for tests) or straight into bw_processing datapackages
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,7 +99,7 @@ def make_system(
     inputs_per_activity: tuple[int, int] = (10, 15),
     loop_share: float = 0.08,
     hub_share: float = 0.005,
-    core_share: float = 0.03,
+    price_sigma: float = 2.0,
     bio_per_activity: tuple[int, int] = (4, 12),
     sigma: float = 0.2,
     uncertain_share: float = 0.7,
@@ -104,27 +107,37 @@ def make_system(
     """Draw a sparse, ecoinvent-shaped system of ``n`` activities (see module docstring)."""
     rng = np.random.default_rng(seed)
     n_flows = n_flows if n_flows is not None else max(len(GHG_FLOWS) + 5, min(4000, n // 5))
-    price = np.exp(rng.normal(0.0, 2.0, n))  # hidden prices: amounts span many decades
-    n_hubs = max(3, int(hub_share * n))
-    hubs = rng.choice(n, n_hubs, replace=False)
-    # Upward (loop-creating) links only go into a "core" (hubs plus a few percent of activities),
-    # as in ecoinvent, where loops run through markets for electricity, heat, transport, etc.
-    core = np.union1d(hubs, rng.choice(n, max(3, int(core_share * n)), replace=False))
+    price = np.exp(rng.normal(0.0, price_sigma, n))  # hidden prices: amounts span many decades
+    # Sectors of consecutive activities; the first few activities of each sector are its
+    # "markets". Inside a sector, inputs come from lower-index activities of the same sector;
+    # across sectors, inputs only come from markets (as ecoinvent's market activities). A share of
+    # links goes to markets of *later* sectors, creating loops (electricity <-> mining <-> ...).
+    sector_size = max(20, min(250, n // 20))
+    sector = np.arange(n) // sector_size
+    n_sectors = int(sector[-1]) + 1
+    markets_per_sector = max(2, sector_size // 25)
+    is_market = (np.arange(n) % sector_size) < markets_per_sector
+    markets = np.flatnonzero(is_market)
+    hubs = rng.choice(markets, max(3, int(hub_share * n)), replace=False)
 
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []
     for j in range(n):
         k = int(rng.integers(inputs_per_activity[0], inputs_per_activity[1] + 1))
-        k = min(k, n - 1)
+        sec = int(sector[j])
+        start = sec * sector_size
         n_loop = int(rng.binomial(k, loop_share))
-        n_hub = int(rng.binomial(k - n_loop, 0.3))
-        n_low = k - n_loop - n_hub
+        n_hub = int(rng.binomial(k - n_loop, 0.25))
+        n_cross = int(rng.binomial(k - n_loop - n_hub, 0.3)) if sec > 0 else 0
+        n_local = k - n_loop - n_hub - n_cross
         cand: list[npt.NDArray[np.int64]] = []
-        if j > 0 and n_low > 0:
-            # Lower tier: activities with a smaller index, biased towards "basic" ones.
-            cand.append((rng.random(n_low) ** 2 * j).astype(np.int64))
+        if j > start and n_local > 0:
+            cand.append(start + (rng.random(n_local) * (j - start)).astype(np.int64))
+        if n_cross:
+            lower = markets[markets < start]
+            cand.append(rng.choice(lower, n_cross))
         if n_loop:
-            cand.append(rng.choice(core, n_loop))
+            cand.append(rng.choice(markets, n_loop))
         if n_hub:
             cand.append(rng.choice(hubs, n_hub))
         if not cand:
@@ -133,6 +146,7 @@ def make_system(
         r = r[r != j]
         rows.append(r)
         cols.append(np.full(r.shape, j, dtype=np.int64))
+    del n_sectors
     tech_rows = np.concatenate(rows)
     tech_cols = np.concatenate(cols)
     # Value shares of inputs per column sum to <= 0.75: a productive economy.
@@ -196,3 +210,180 @@ def _uncertainty_dict(amount: float, sigma: float) -> dict[str, Any]:
         "scale": float(sigma),
         "negative": bool(amount < 0),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Writers
+# ------------------------------------------------------------------------------------------------
+
+BIOSPHERE_DB = "biosphere3"
+TECH_DBS = ("bg_energy", "bg_materials")
+
+
+def activity_key(system: SyntheticSystem, j: int) -> tuple[str, str]:
+    """Activities alternate between two technosphere databases (cross-database links)."""
+    return (TECH_DBS[j % 2], f"act-{j}")
+
+
+def flow_key(i: int) -> tuple[str, str]:
+    return (BIOSPHERE_DB, f"flow-{i}")
+
+
+def write_bw2data_project(system: SyntheticSystem) -> None:
+    """Write ``system`` into the *current* bw2data project (databases + the 6 indicator methods)."""
+    import bw2data as bd
+
+    flows = {}
+    for i, (name, cats) in enumerate(zip(system.flow_names, system.flow_categories)):
+        flows[flow_key(i)] = {
+            "name": name,
+            "categories": cats,
+            "unit": "kilogram",
+            "type": "natural resource" if cats[0] == "natural resource" else "emission",
+        }
+    bd.Database(BIOSPHERE_DB).write(flows)
+
+    acts: dict[str, dict[tuple[str, str], dict[str, Any]]] = {db: {} for db in TECH_DBS}
+    exchanges: list[list[dict[str, Any]]] = [[] for _ in range(system.n_activities)]
+    for j in range(system.n_activities):
+        exchanges[j].append(
+            {"input": activity_key(system, j), "amount": float(system.production[j]), "type": "production"}
+        )
+    for r, c, a, s in zip(system.tech_rows, system.tech_cols, system.tech_amounts, system.tech_sigma):
+        exchanges[int(c)].append(
+            {"input": activity_key(system, int(r)), "amount": float(a), "type": "technosphere",
+             **_uncertainty_dict(float(a), float(s))}
+        )
+    for r, c, a, s in zip(system.bio_rows, system.bio_cols, system.bio_amounts, system.bio_sigma):
+        exchanges[int(c)].append(
+            {"input": flow_key(int(r)), "amount": float(a), "type": "biosphere",
+             **_uncertainty_dict(float(a), float(s))}
+        )
+    for j in range(system.n_activities):
+        db, code = activity_key(system, j)
+        acts[db][(db, code)] = {
+            "name": system.names[j],
+            "reference product": system.names[j].replace("activity", "product"),
+            "location": "GLO" if j % 3 else "CN",
+            "unit": "kilogram",
+            "type": "process",
+            "exchanges": exchanges[j],
+        }
+    for db in TECH_DBS:  # cross-database links: write all, then process
+        bd.Database(db).write(acts[db], process=False)
+    for db in TECH_DBS:
+        bd.Database(db).process()
+
+    for ind in INDICATORS:
+        cfs = []
+        for i, v in system.cfs[ind.key].items():
+            if system.cf_sigma > 0:
+                cfs.append((flow_key(i), {"amount": v, "uncertainty type": 3, "loc": v,
+                                          "scale": abs(v) * system.cf_sigma}))
+            else:
+                cfs.append((flow_key(i), v))
+        bd.Method(ind.method).write(cfs)
+
+
+def to_datapackages(system: SyntheticSystem) -> tuple[Any, list[Any], dict[int, dict[str, Any]]]:
+    """bw_processing datapackages for ``system``: (inventory package, one method package per
+    indicator, node metadata by id). Activity ids are ``1_000_000 + j``, flow ids ``i + 1``."""
+    import bw_processing as bwp
+
+    act_id = 1_000_000 + np.arange(system.n_activities, dtype=np.int64)
+    flow_id = 1 + np.arange(system.n_flows, dtype=np.int64)
+
+    def dist(amounts: npt.NDArray[np.float64], sigma: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
+        d = np.zeros(len(amounts), dtype=bwp.UNCERTAINTY_DTYPE)
+        unc = sigma > 0
+        d["uncertainty_type"] = np.where(unc, 2, 0)
+        d["loc"] = np.where(unc, np.log(np.abs(amounts)), amounts)
+        d["scale"] = np.where(unc, sigma, np.nan)
+        d["shape"] = np.nan
+        d["minimum"] = np.nan
+        d["maximum"] = np.nan
+        d["negative"] = amounts < 0
+        return d
+
+    def indices(r: npt.NDArray[np.int64], c: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        ind = np.zeros(len(r), dtype=bwp.INDICES_DTYPE)
+        ind["row"] = r
+        ind["col"] = c
+        return ind
+
+    inv = bwp.create_datapackage(sum_intra_duplicates=True, sum_inter_duplicates=False)
+    n = system.n_activities
+    t_rows = np.concatenate([act_id, act_id[system.tech_rows]])
+    t_cols = np.concatenate([act_id, act_id[system.tech_cols]])
+    t_amt = np.concatenate([system.production, system.tech_amounts])
+    t_sig = np.concatenate([np.zeros(n), system.tech_sigma])
+    inv.add_persistent_vector(
+        matrix="technosphere_matrix",
+        name="synthetic_technosphere",
+        indices_array=indices(t_rows, t_cols),
+        data_array=t_amt,
+        flip_array=np.concatenate([np.zeros(n, dtype=bool), np.ones(len(system.tech_rows), dtype=bool)]),
+        distributions_array=dist(t_amt, t_sig),
+    )
+    inv.add_persistent_vector(
+        matrix="biosphere_matrix",
+        name="synthetic_biosphere",
+        indices_array=indices(flow_id[system.bio_rows], act_id[system.bio_cols]),
+        data_array=system.bio_amounts,
+        distributions_array=dist(system.bio_amounts, system.bio_sigma),
+    )
+    methods = []
+    for ind in INDICATORS:
+        items = sorted(system.cfs[ind.key].items())
+        dp = bwp.create_datapackage(sum_intra_duplicates=True, sum_inter_duplicates=False)
+        vals = np.array([v for _, v in items], dtype=np.float64)
+        dp.add_persistent_vector(
+            matrix="characterization_matrix",
+            name=f"cf_{ind.key}",
+            indices_array=indices(flow_id[[i for i, _ in items]], np.zeros(len(items), dtype=np.int64)),
+            data_array=vals,
+            distributions_array=dist(vals, np.zeros(len(vals))),
+        )
+        methods.append(dp)
+    meta: dict[int, dict[str, Any]] = {}
+    for j in range(n):
+        db, code = activity_key(system, j)
+        meta[int(act_id[j])] = {"database": db, "code": code, "name": system.names[j],
+                                "location": "GLO", "unit": "kilogram"}
+    for i in range(system.n_flows):
+        db, code = flow_key(i)
+        meta[int(flow_id[i])] = {"database": db, "code": code, "name": system.flow_names[i],
+                                 "categories": list(system.flow_categories[i]), "unit": "kilogram"}
+    return inv, methods, meta
+
+
+# ------------------------------------------------------------------------------------------------
+# bw2data base-directory switching (bw2data state is process-global: always restore it)
+# ------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def bw2data_dir(base_dir: Path, project: str = "pcf") -> Iterator[None]:
+    """Point bw2data at ``base_dir`` with ``project`` current; restore the previous state after."""
+    import bw2data as bd
+
+    projects = bd.projects
+    old = (Path(projects._base_data_dir), Path(projects._base_logs_dir), projects.current)
+    base_dir.mkdir(parents=True, exist_ok=True)
+    (base_dir / "logs").mkdir(exist_ok=True)
+    projects.change_base_directories(base_dir, base_logs_dir=base_dir / "logs", project_name=project)
+    try:
+        yield
+    finally:
+        projects.change_base_directories(old[0], base_logs_dir=old[1], project_name=old[2], update=False)
+
+
+def build_synthetic_release(
+    release_dir: Path, system: SyntheticSystem, *, mc_samples: int = 0, mc_seed: int = 7
+) -> None:
+    """Write ``system`` as release ``release_dir`` (brightway/ + engine/), as the data build does."""
+    from app.background.engine_export import export_engine_arrays
+
+    with bw2data_dir(release_dir / "brightway"):
+        write_bw2data_project(system)
+        export_engine_arrays(release_dir, mc_samples=mc_samples, mc_seed=mc_seed)

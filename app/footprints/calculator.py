@@ -1,0 +1,1021 @@
+"""The footprint calculation: a checked bill of materials → demand on background activities →
+Brightway results, with contributors, data quality, uncertainty, warnings and provenance.
+
+Pipeline (``calculate``):
+
+1. limits (lines, depth), numbers (NaN, infinite, out of bounds), the GWP set the release has;
+2. the manufacturing and transport sections expand into lines (``normalise.expand``);
+3. the rule checks the whole bill of materials and runs its use-phase and end-of-life models
+   (``Rule.run_models``); every dataset must exist and every amount must convert to its dataset's
+   unit — all problems are collected and raised at once (422, nothing stored);
+4. every line on a background dataset, every model quantity (kWh, MJ, kg of a refrigerant, kg to a
+   treatment route) becomes demand on an activity, per stage; the engine computes each stage's
+   indicators (dot products of the demand with its cradle-to-gate vectors), the hotspots and the
+   Monte Carlo interval; supplier-specific values (primary data) and literal factors of the rule
+   are added with their own value and data quality;
+5. the result is assembled as plain JSON (stored as is; never changes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pint
+
+from app.background.indicators import INDICATOR_KEYS, PRIMARY
+from app.core.errors import FieldError, ValidationFailed
+from app.core.limits import check_bom_limits
+from app.footprints import tables
+from app.footprints.engine_port import ActivityKey, EngineView
+from app.footprints.normalise import Expanded, check_numbers, expand, input_hash, normalised
+from app.footprints.schemas import FootprintInput, FootprintLine
+from app.rules.interpreter import CheckReport, ResolvedInput, Rule, ptr
+from app.rules.modelkit import FactorValue, ModelOutput
+from app.rules.schema import STAGE_ORDER, Boundary, Confidence, GwpSet, Stage
+from app.rules.units import UnitProblem, parse_unit, quantity
+
+TOTAL = PRIMARY.key  # gwp100_total
+RELEVANT_COVERAGE = 0.8  # "most relevant" contributors: the largest ones up to 80 % of the total
+TOP_LINES = 20
+TOP_PROCESSES = 10
+DQR_BANDS: tuple[tuple[float, str], ...] = (
+    (1.5, "excellent"),
+    (2.0, "very good"),
+    (3.0, "good"),
+    (4.0, "fair"),
+    (5.0, "poor"),
+)
+# Literal factors of a rule (no dataset): data quality from the rule's confidence tag.
+RULE_FACTOR_DQR = {Confidence.source: 2.5, Confidence.derived: 3.5}
+SUPPLIER_DEFAULT_DQR = 3.0
+# uncertainty of primary data and literal factors: lognormal sigma by DQR (as the background
+# data build does, lca_data/rules/dq_rules.yaml uncertainty_by_dqr)
+SIGMA_BY_DQR: tuple[tuple[float, float], ...] = (
+    (1.5, 0.05),
+    (2.0, 0.10),
+    (3.0, 0.20),
+    (4.0, 0.35),
+    (5.0, 0.60),
+)
+
+# Dataset units as the catalogue writes them → units the registry reads.
+_DATASET_UNITS = {
+    "Item(s)": "item",
+    "kWh_GCV": "kWh",
+    "kWh_NCV": "kWh",
+    "tkm": "t*km",
+    "ML": "megaliter",
+    "l": "L",
+}
+
+
+@dataclass(frozen=True)
+class CalcConfig:
+    max_lines: int
+    max_depth: int
+    max_amount: float
+    mc_iterations: int
+    mc_seed: int
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    code: str
+    version: str
+    content_hash: str
+
+
+@dataclass
+class Item:
+    """One contribution: demand on a background activity, or a direct (primary / literal) value."""
+
+    stage: Stage
+    name: str
+    kind: str  # material | energy | transport | use | end_of_life | supplier_specific | ...
+    pointer: str | None
+    amount: float  # in ``unit``, per reference flow
+    unit: str
+    dataset: str | None = None
+    key: ActivityKey | None = None
+    direct_kgco2e: float | None = None  # primary data or a literal factor
+    dqr: float | None = None
+    primary: bool = False
+    packaging: bool = False
+    values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kgco2e(self) -> float:
+        return self.values.get(TOTAL, 0.0)
+
+
+@dataclass
+class Calculation:
+    result: dict[str, Any]
+    normalised_input: dict[str, Any]
+    input_hash: str
+    rule: RuleRef
+
+
+def dataset_unit(unit: str) -> str:
+    return _DATASET_UNITS.get(unit, unit)
+
+
+def dqr_rating(dqr: float) -> str:
+    return next((name for limit, name in DQR_BANDS if dqr <= limit), "poor")
+
+
+def sigma_for(dqr: float) -> float:
+    return next((s for limit, s in SIGMA_BY_DQR if dqr <= limit), 0.6)
+
+
+# ============================================================================ checks
+def _limit_children(line: Any) -> Sequence[Any] | None:
+    value = line.get("lines") if isinstance(line, Mapping) else getattr(line, "lines", None)
+    return value if value else None
+
+
+def check_limits(raw_lines: Sequence[Any], cfg: CalcConfig) -> None:
+    """Too many lines or too deep: a 422 naming the limit (raised before anything else)."""
+    check_bom_limits(
+        raw_lines,
+        max_lines=cfg.max_lines,
+        max_depth=cfg.max_depth,
+        children=_limit_children,
+        child_key="lines",
+    )
+
+
+def dataset_problems(raw: Any, bg: Any) -> list[FieldError]:
+    """Unknown dataset ids anywhere in a (possibly invalid) request, with the closest matches."""
+    out: list[FieldError] = []
+
+    def check(value: Any, at: str) -> None:
+        if isinstance(value, str) and value and value not in bg.catalogue:
+            closest = bg.catalogue.closest(value)
+            hint = f"; closest: {', '.join(closest)}" if closest else ""
+            out.append(
+                FieldError(
+                    at,
+                    "dataset_unknown",
+                    f"no dataset {value} in release {bg.release_id}{hint}",
+                    {"closest": closest},
+                )
+            )
+
+    def lines(items: Any, at: str) -> None:
+        if not isinstance(items, list):
+            return
+        for i, line in enumerate(items):
+            if isinstance(line, Mapping):
+                check(line.get("dataset"), f"{at}/{i}/dataset")
+                lines(line.get("lines"), f"{at}/{i}/lines")
+
+    if not isinstance(raw, Mapping):
+        return out
+    lines(raw.get("lines"), "/lines")
+    m = raw.get("manufacturing")
+    if isinstance(m, Mapping):
+        for section, entries in m.items():
+            if isinstance(entries, list):
+                for i, e in enumerate(entries):
+                    if isinstance(e, Mapping):
+                        check(e.get("dataset"), ptr("manufacturing", section, i, "dataset"))
+    legs = raw.get("transport")
+    if isinstance(legs, list):
+        for i, leg in enumerate(legs):
+            if isinstance(leg, Mapping):
+                check(leg.get("dataset"), ptr("transport", i, "dataset"))
+    eol = raw.get("eol_datasets")
+    if isinstance(eol, Mapping):
+        for group, routes in eol.items():
+            if isinstance(routes, Mapping):
+                for route, ds in routes.items():
+                    check(ds, ptr("eol_datasets", group, route))
+    inputs = raw.get("inputs")
+    if isinstance(inputs, Mapping):
+        for key, value in inputs.items():
+            if isinstance(value, Mapping):
+                check(value.get("dataset"), ptr("inputs", key, "dataset"))
+    return out
+
+
+# ============================================================================ the calculation
+class _Builder:
+    def __init__(
+        self,
+        inp: FootprintInput,
+        rule: Rule,
+        ref: RuleRef,
+        bg: Any,
+        engine: EngineView,
+        cfg: CalcConfig,
+    ) -> None:
+        self.inp = inp
+        self.rule = rule
+        self.ref = ref
+        self.bg = bg
+        self.engine = engine
+        self.cfg = cfg
+        self.errors: list[FieldError] = []
+        self.warnings: list[FieldError] = []
+        self.items: list[Item] = []
+        self.exists = {r["pcf_id"] for r in bg.catalogue.all()}
+        self._warned: set[tuple[str, str]] = set()
+
+    # ---------------------------------------------------------------- helpers
+    def warn(self, pointer: str | None, code: str, message: str, once: str | None = None) -> None:
+        if once is not None:
+            if (code, once) in self._warned:
+                return
+            self._warned.add((code, once))
+        self.warnings.append(FieldError(pointer or "", code, message))
+
+    def record(self, pcf_id: str) -> dict[str, Any] | None:
+        rec: dict[str, Any] | None = self.bg.catalogue.get(pcf_id)
+        return rec
+
+    def to_dataset_unit(
+        self, amount: float, unit: str, rec: dict[str, Any], at: str, piece_mass: Any = None
+    ) -> float | None:
+        target_text = dataset_unit(str(rec["unit"]))
+        try:
+            target = parse_unit(target_text)
+        except UnitProblem:
+            self.errors.append(
+                FieldError(
+                    at + "/dataset",
+                    "dataset_unit_unsupported",
+                    f"dataset {rec['pcf_id']} is measured in {rec['unit']}, which a bill of "
+                    "materials cannot use",
+                )
+            )
+            return None
+        try:
+            q = quantity(amount, unit)
+        except UnitProblem as exc:
+            self.errors.append(FieldError(at + "/unit", "unit_unknown", str(exc)))
+            return None
+        if q.dimensionality == parse_unit("item").dimensionality and piece_mass is not None:
+            try:
+                q = q * quantity(piece_mass.value, piece_mass.unit) / quantity(1, "item")
+            except UnitProblem as exc:
+                self.errors.append(FieldError(at + "/piece_mass/unit", "unit_unknown", str(exc)))
+                return None
+        try:
+            return float(q.to(target).magnitude)
+        except pint.errors.DimensionalityError:
+            hint = (
+                "; give piece_mass (the mass of one piece)"
+                if q.dimensionality == parse_unit("item").dimensionality
+                else ""
+            )
+            self.errors.append(
+                FieldError(
+                    at + "/unit",
+                    "unit_incompatible",
+                    f"'{unit}' cannot be converted to '{rec['unit']}', the unit of dataset "
+                    f"{rec['pcf_id']}{hint}",
+                    {"line_unit": unit, "dataset_unit": rec["unit"]},
+                )
+            )
+            return None
+
+    def dataset_item(
+        self,
+        *,
+        stage: Stage,
+        name: str,
+        kind: str,
+        pointer: str | None,
+        pcf_id: str,
+        amount: float,
+        unit: str,
+        at: str,
+        packaging: bool = False,
+        piece_mass: Any = None,
+        dqr: float | None = None,
+    ) -> None:
+        rec = self.record(pcf_id)
+        if rec is None:
+            closest = self.bg.catalogue.closest(pcf_id)
+            self.errors.append(
+                FieldError(
+                    at + "/dataset",
+                    "dataset_unknown",
+                    f"no dataset {pcf_id} in release {self.bg.release_id}"
+                    + (f"; closest: {', '.join(closest)}" if closest else ""),
+                    {"closest": closest},
+                )
+            )
+            return
+        converted = self.to_dataset_unit(amount, unit, rec, at, piece_mass)
+        if converted is None:
+            return
+        bw = rec["brightway"]
+        dq = rec.get("dq") or {}
+        self.items.append(
+            Item(
+                stage=stage,
+                name=name,
+                kind=kind,
+                pointer=pointer,
+                amount=converted,
+                unit=str(rec["unit"]),
+                dataset=pcf_id,
+                key=(bw["database"], bw["code"]),
+                dqr=dqr if dqr is not None else float(dq.get("DQR", 5.0)),
+                packaging=packaging,
+            )
+        )
+        self._dataset_warnings(rec, pointer)
+
+    def _dataset_warnings(self, rec: dict[str, Any], pointer: str | None) -> None:
+        pcf_id = rec["pcf_id"]
+        geo = str(rec.get("geography") or rec.get("location") or "")
+        site = self.inp.product.production_site
+        country = site.country if site is not None else "CN"
+        local = geo.startswith(country) or geo in ("GLO", "")
+        if rec.get("proxy"):
+            self.warn(
+                pointer,
+                "proxy_dataset",
+                f"{pcf_id} is a proxy ({geo} data"
+                + ("" if local else f" for a product made in {country}")
+                + f"; DQR {rec.get('dq', {}).get('DQR')})",
+                once=pcf_id,
+            )
+        elif not local:
+            self.warn(
+                pointer,
+                "geography_mismatch",
+                f"{pcf_id} represents {geo}; the product is made in {country}",
+                once=pcf_id,
+            )
+
+    def direct_item(
+        self,
+        *,
+        stage: Stage,
+        name: str,
+        kind: str,
+        pointer: str,
+        amount: float,
+        unit: str,
+        value: float,
+        value_unit: str,
+        at: str,
+        dqr: float,
+        primary: bool,
+        packaging: bool = False,
+    ) -> None:
+        try:
+            kg = (quantity(amount, unit) * quantity(value, value_unit)).to("kgCO2e").magnitude
+        except (UnitProblem, pint.errors.DimensionalityError):
+            self.errors.append(
+                FieldError(
+                    at,
+                    "unit_incompatible",
+                    f"{value_unit} cannot be applied to an amount in {unit}",
+                    {"line_unit": unit, "factor_unit": value_unit},
+                )
+            )
+            return
+        self.items.append(
+            Item(
+                stage=stage,
+                name=name,
+                kind=kind,
+                pointer=pointer,
+                amount=amount,
+                unit=unit,
+                direct_kgco2e=float(kg),
+                dqr=dqr,
+                primary=primary,
+                packaging=packaging,
+            )
+        )
+
+    # ---------------------------------------------------------------- lines
+    def lines(self, exp: Expanded, scale: float) -> None:
+        def walk(lines: Sequence[FootprintLine], base: str, mult: float, packaging: bool) -> None:
+            for i, line in enumerate(lines):
+                at = f"{base}/lines/{i}"
+                origin = exp.origin.get(i) if base == "" else None
+                pointer = origin.pointer if origin is not None else at
+                pack = packaging or line.packaging
+                if line.excluded:
+                    continue
+                if line.lines:
+                    walk(line.lines, at, mult * line.amount, pack)
+                    continue
+                amount = line.amount * mult * scale
+                if line.reusable and line.trips:
+                    amount /= line.trips
+                kind = _kind(line.stage, line.category.value)
+                if line.supplier_value is not None:
+                    sv = line.supplier_value
+                    dqr = line.dqr.value if line.dqr is not None else SUPPLIER_DEFAULT_DQR
+                    if line.dqr is None:
+                        self.warn(
+                            pointer + "/dqr",
+                            "default_applied",
+                            f"supplier-specific value without data-quality scores: DQR "
+                            f"{SUPPLIER_DEFAULT_DQR:g} assumed",
+                        )
+                    self.direct_item(
+                        stage=line.stage,
+                        name=line.name,
+                        kind="supplier_specific",
+                        pointer=pointer,
+                        amount=amount,
+                        unit=line.unit,
+                        value=sv.value,
+                        value_unit=sv.unit,
+                        at=pointer + "/supplier_value/unit",
+                        dqr=dqr,
+                        primary=True,
+                        packaging=pack,
+                    )
+                elif line.dataset is not None:
+                    self.dataset_item(
+                        stage=line.stage,
+                        name=line.name,
+                        kind=kind,
+                        pointer=pointer,
+                        pcf_id=line.dataset,
+                        amount=amount,
+                        unit=line.unit,
+                        at=pointer,
+                        packaging=pack,
+                        piece_mass=line.piece_mass,
+                        dqr=line.dqr.value if line.dqr is not None else None,
+                    )
+                elif origin is not None and origin.factor is not None:
+                    f = origin.factor
+                    self.direct_item(
+                        stage=line.stage,
+                        name=line.name,
+                        kind="rule_factor",
+                        pointer=pointer,
+                        amount=amount,
+                        unit=line.unit,
+                        value=float(f.value or 0.0),
+                        value_unit=f.unit or "kgCO2e/kWh",
+                        at=pointer,
+                        dqr=RULE_FACTOR_DQR[Confidence.derived],
+                        primary=False,
+                    )
+                if origin is not None and origin.detail.get("mass_defaulted"):
+                    self.warn(
+                        pointer + "/mass",
+                        "default_applied",
+                        "distribution leg without a mass: the product mass is used",
+                    )
+
+        walk(exp.lines, "", 1.0, False)
+
+    # ---------------------------------------------------------------- model outputs
+    def model_outputs(
+        self, outputs: Sequence[ModelOutput], inputs: Mapping[str, ResolvedInput], scale: float
+    ) -> None:
+        eol_over = self.inp.eol_datasets
+        for o in outputs:
+            name = _output_name(o)
+            pointer = "/inputs"
+            amount = o.amount * scale
+            if o.kind in ("electricity", "fuel"):
+                f = o.factor or FactorValue()
+                key = _input_for(o, self.rule)
+                pointer = "/inputs" + (ptr(key) if key else "")
+                if f.dataset is not None:
+                    self.dataset_item(
+                        stage=o.stage,
+                        name=name,
+                        kind=_kind(o.stage, o.kind),
+                        pointer=pointer,
+                        pcf_id=f.dataset,
+                        amount=amount,
+                        unit=o.unit,
+                        at=pointer,
+                        packaging=o.packaging,
+                    )
+                elif f.value is not None and f.unit is not None:
+                    r = inputs.get(key or "")
+                    dqr = RULE_FACTOR_DQR.get(
+                        r.confidence if r and r.confidence else Confidence.derived, 3.5
+                    )
+                    self.direct_item(
+                        stage=o.stage,
+                        name=name,
+                        kind="rule_factor",
+                        pointer=pointer,
+                        amount=amount,
+                        unit=o.unit,
+                        value=f.value,
+                        value_unit=f.unit,
+                        at=pointer,
+                        dqr=dqr if r and r.origin == "default" else SUPPLIER_DEFAULT_DQR,
+                        primary=r is not None and r.origin == "supplied",
+                    )
+            elif o.kind == "emission":
+                gas = o.gas or ""
+                pcf_id = tables.refrigerant_dataset(gas)
+                if pcf_id is None:
+                    self.errors.append(
+                        FieldError(
+                            "/inputs", "refrigerant_unknown", f"no emission dataset for {gas}"
+                        )
+                    )
+                    continue
+                self.dataset_item(
+                    stage=o.stage,
+                    name=name,
+                    kind="refrigerant",
+                    pointer="/inputs/refrigerant",
+                    pcf_id=pcf_id,
+                    amount=amount,
+                    unit=o.unit,
+                    at="/inputs/refrigerant",
+                )
+            elif o.kind == "waste":
+                group = str(o.detail.get("material_group", "unspecified"))
+                route = str(o.detail.get("route", ""))
+                at = ptr("eol_datasets", group, route)
+                chosen = (eol_over.get(group) or {}).get(route) or (eol_over.get("*") or {}).get(
+                    route
+                )
+                if chosen is None:
+                    found = tables.eol_dataset(group, route, self.exists)
+                    if found is None:
+                        self.errors.append(
+                            FieldError(
+                                at,
+                                "eol_dataset_missing",
+                                f"no default treatment dataset for route {route}: give one in "
+                                "eol_datasets",
+                            )
+                        )
+                        continue
+                    chosen, specific = found
+                    if not specific:
+                        self.warn(
+                            at,
+                            "proxy_dataset",
+                            f"no material-specific treatment dataset for {group} → {route}: "
+                            f"{chosen} stands in",
+                            once=f"{group}:{route}",
+                        )
+                self.dataset_item(
+                    stage=o.stage,
+                    name=name,
+                    kind="end_of_life",
+                    pointer="/inputs/eol_treatment_shares" + ptr(group, route),
+                    pcf_id=chosen,
+                    amount=amount,
+                    unit=o.unit,
+                    at=at,
+                    packaging=o.packaging,
+                )
+
+    # ---------------------------------------------------------------- results
+    def compute(self) -> dict[Stage, dict[str, float]]:
+        by_stage: dict[Stage, dict[ActivityKey, float]] = defaultdict(lambda: defaultdict(float))
+        for it in self.items:
+            if it.key is not None:
+                by_stage[it.stage][it.key] += it.amount
+        # per item (for contributors and data quality), one engine call for all of them
+        keys = sorted({it.key for it in self.items if it.key is not None})
+        unit_values = self.engine.unit_values(keys)
+        for it in self.items:
+            if it.key is not None:
+                uv = unit_values[it.key]
+                it.values = {k: it.amount * uv.get(k, 0.0) for k in INDICATOR_KEYS}
+            else:
+                it.values = {k: 0.0 for k in INDICATOR_KEYS}
+                it.values[TOTAL] = it.direct_kgco2e or 0.0
+        stages: dict[Stage, dict[str, float]] = {}
+        for st in STAGE_ORDER:
+            demand = dict(by_stage.get(st, {}))
+            values = self.engine.totals(demand) if demand else dict.fromkeys(INDICATOR_KEYS, 0.0)
+            direct = sum(it.direct_kgco2e or 0.0 for it in self.items if it.stage is st)
+            values = dict(values)
+            values[TOTAL] = values.get(TOTAL, 0.0) + direct
+            stages[st] = values
+        return stages
+
+
+def _kind(stage: Stage, category: str) -> str:
+    if stage is Stage.use:
+        return "use"
+    if stage is Stage.end_of_life:
+        return "end_of_life"
+    return category
+
+
+def _output_name(o: ModelOutput) -> str:
+    if o.kind == "waste":
+        d = o.detail
+        return f"End of life: {d.get('material_group')} → {d.get('route')}" + (
+            " (packaging)" if o.packaging else ""
+        )
+    if o.kind == "emission":
+        return f"Refrigerant {o.gas} emitted ({o.stage.value.replace('_', ' ')})"
+    if o.kind == "fuel":
+        return "Use-phase fuel (rolling resistance)"
+    flow = o.flow.split(":", 1)[-1].replace("_", " ")
+    return f"{o.stage.value.replace('_', ' ').capitalize()}: electricity ({flow})"
+
+
+def _input_for(o: ModelOutput, rule: Rule) -> str | None:
+    """The rule input holding the factor of an electricity/fuel output (for pointers)."""
+    for spec in rule.doc.use_phase:
+        for param in ("electricity", "energy_factor"):
+            if param in spec.bind:
+                key = spec.bind[param]
+                stage_spec = rule.specs.get(key)
+                if stage_spec is not None:
+                    return key
+    return None
+
+
+def _gas_label(flow_name: str) -> str:
+    n = flow_name.casefold()
+    if n.startswith("carbon dioxide"):
+        if "soil" in n or "land" in n:
+            return "CO2 (land-use change)"
+        if "non-fossil" in n or "biogenic" in n:
+            return "CO2 (biogenic)"
+        return "CO2 (fossil)"
+    if n.startswith("methane"):
+        if "fossil" in n and "non-fossil" not in n:
+            return "CH4 (fossil)"
+        if "soil" in n or "land" in n:
+            return "CH4 (land-use change)"
+        if "non-fossil" in n or "biogenic" in n:
+            return "CH4 (biogenic)"
+        if "hfc" in n or "fluoro" in n:
+            return flow_name
+        return "CH4"
+    if n.startswith("dinitrogen monoxide") or n.startswith("nitrous oxide"):
+        return "N2O"
+    return flow_name
+
+
+def _percentile(samples: np.ndarray[Any, Any], q: float) -> float:
+    return float(np.percentile(samples, q))
+
+
+# ============================================================================ entry point
+def calculate(
+    inp: FootprintInput,
+    rule: Rule,
+    ref: RuleRef,
+    bg: Any,
+    engine: EngineView,
+    cfg: CalcConfig,
+) -> Calculation:
+    """The footprint of ``inp`` under ``rule`` on the background ``bg`` (422 with every problem
+    otherwise)."""
+    doc = rule.doc
+    b = _Builder(inp, rule, ref, bg, engine, cfg)
+    boundary = inp.boundary or doc.boundary.default
+    gwp = inp.gwp_set or doc.gwp.default
+    if gwp is not GwpSet.AR6 and gwp in doc.gwp.allowed:
+        b.errors.append(
+            FieldError(
+                "/gwp_set",
+                "gwp_set_unavailable",
+                f"the background release characterises with IPCC 2021 (AR6) only; {gwp} "
+                "cannot be calculated",
+            )
+        )
+    b.errors.extend(check_numbers(inp.model_dump(mode="python"), cfg.max_amount))
+
+    # Grid electricity: the rule's factor input (resolved with its default).
+    resolved, _, _ = rule.resolve_inputs(inp.inputs, boundary)
+    grid_in = resolved.get(doc.electricity.factor_input)
+    grid = grid_in.value if grid_in is not None and isinstance(grid_in.value, FactorValue) else None
+    site = inp.product.production_site
+    region: tuple[str, str] | None = None
+    if site is not None and site.province:
+        region = tables.province_region(site.province)
+        if region is None and site.country == "CN":
+            b.errors.append(
+                FieldError(
+                    "/product/production_site/province",
+                    "province_unknown",
+                    f"unknown province {site.province}; e.g. "
+                    + ", ".join(tables.known_provinces()[:8]),
+                )
+            )
+
+    exp = expand(inp, grid)
+    b.errors.extend(exp.errors)
+    bom = inp.model_copy(update={"lines": exp.lines})
+    outputs, report = rule.run_models(bom)
+    b.errors.extend(exp.remap(e) for e in report.errors)
+    for w in report.warnings:
+        b.warnings.append(exp.remap(w))
+
+    ra = report.reference_amount
+    rf = quantity(doc.reference_flow.amount, doc.reference_flow.unit)
+    scale = float((rf / ra).to("dimensionless").magnitude) if ra is not None else 1.0
+    b.lines(exp, scale)
+    b.model_outputs(outputs, report.inputs, scale)
+
+    if b.errors:
+        seen: set[tuple[str, str, str]] = set()
+        unique = []
+        for e in b.errors:
+            k = (e.pointer, e.code, e.message)
+            if k not in seen:
+                seen.add(k)
+                unique.append(e)
+        n = len(unique)
+        raise ValidationFailed(
+            f"{n} problem{'s' if n != 1 else ''} found in the footprint input; see errors[].",
+            errors=unique,
+        )
+
+    stages = b.compute()
+    if grid is not None and grid.dataset and region is not None:
+        b.warn(
+            "/product/production_site/province",
+            "grid_region_not_used",
+            f"site in {region[0]} ({tables.GRID_REGIONS[region[1]]}): the rule prescribes "
+            f"{grid.dataset} for grid electricity (regional factors are CO2-only, location-"
+            "based series; docs/domain.md §4.1)",
+        )
+    for key, r in report.inputs.items():
+        if r.origin == "default":
+            unit = f" {r.spec.unit}" if r.spec.unit and r.spec.type.value == "quantity" else ""
+            shown = r.value.magnitude if isinstance(r.value, pint.Quantity) else r.value
+            if isinstance(shown, FactorValue):
+                shown = shown.dataset or f"{shown.value} {shown.unit}"
+            b.warn(
+                "/inputs" + ptr(key),
+                "default_applied",
+                f"{r.spec.label}: the rule's default {shown}{unit} "
+                f"({r.confidence.value if r.confidence else 'default'}; {r.source})",
+            )
+    result = _assemble(b, stages, report, boundary, gwp, ref, region)
+    norm = normalised(inp, ref.version, boundary.value, gwp.value)
+    digest = input_hash(norm)
+    result["provenance"]["input_hash"] = digest
+    return Calculation(result=result, normalised_input=norm, input_hash=digest, rule=ref)
+
+
+def _assemble(
+    b: _Builder,
+    stages: dict[Stage, dict[str, float]],
+    report: CheckReport,
+    boundary: Boundary,
+    gwp: GwpSet,
+    ref: RuleRef,
+    region: tuple[str, str] | None,
+) -> dict[str, Any]:
+    doc = b.rule.doc
+    active = b.rule.stages_in(boundary)
+    rf = quantity(doc.reference_flow.amount, doc.reference_flow.unit)
+    fu = quantity(doc.functional_unit.amount, doc.functional_unit.unit)
+    to_fu = float((fu / rf).to("dimensionless").magnitude)
+
+    indicators = {
+        k: sum(stages[s].get(k, 0.0) for s in STAGE_ORDER if s in active) * to_fu
+        for k in INDICATOR_KEYS
+    }
+    total = indicators[TOTAL]
+    denom = total if total else 1.0
+    stage_rows = [
+        {
+            "stage": s.value,
+            "kgco2e": stages[s][TOTAL] * to_fu,
+            "share": stages[s][TOTAL] * to_fu / denom,
+            "indicators": {k: stages[s].get(k, 0.0) * to_fu for k in INDICATOR_KEYS},
+        }
+        for s in STAGE_ORDER
+        if s in active
+    ]
+    gate = sum(stages[s][TOTAL] for s in (Stage.raw_materials, Stage.manufacturing))
+    du = quantity(doc.declared_unit.amount, doc.declared_unit.unit)
+    to_du = float((du / rf).to("dimensionless").magnitude)
+    per_unit: list[dict[str, Any]] = []
+    if boundary is Boundary.cradle_to_grave:
+        per_unit.append(
+            {
+                "key": "functional_unit",
+                "description": doc.functional_unit.description,
+                "amount": doc.functional_unit.amount,
+                "unit": doc.functional_unit.unit,
+                "kgco2e": total,
+            }
+        )
+    per_unit.append(
+        {
+            "key": "declared_unit",
+            "description": doc.declared_unit.description,
+            "amount": doc.declared_unit.amount,
+            "unit": doc.declared_unit.unit,
+            "kgco2e": gate * to_du,
+        }
+    )
+    factors = b.rule.reporting_factors(report.inputs)
+    for ru in doc.reporting_units:
+        if ru.key in factors:
+            per_unit.append(
+                {
+                    "key": ru.key,
+                    "description": ru.description,
+                    "amount": ru.amount,
+                    "unit": ru.unit,
+                    "kgco2e": total / to_fu * factors[ru.key],
+                }
+            )
+
+    # Contributors: lines and model quantities, then background processes.
+    items = [it for it in b.items if it.stage in active]
+    ranked = sorted(items, key=lambda it: abs(it.kgco2e), reverse=True)
+    line_rows = [
+        {
+            "pointer": it.pointer,
+            "name": it.name,
+            "stage": it.stage.value,
+            "kind": it.kind,
+            "dataset": it.dataset,
+            "amount": it.amount * to_fu,
+            "unit": it.unit,
+            "kgco2e": it.kgco2e * to_fu,
+            "share": it.kgco2e * to_fu / denom,
+            "packaging": it.packaging,
+            "primary": it.primary,
+            "dqr": it.dqr,
+        }
+        for it in ranked[:TOP_LINES]
+    ]
+    demand: dict[ActivityKey, float] = defaultdict(float)
+    for it in items:
+        if it.key is not None:
+            demand[it.key] += it.amount * to_fu
+    hot = b.engine.hotspots(dict(demand), TOP_PROCESSES) if demand else None
+    processes: list[dict[str, Any]] = []
+    gases: dict[str, float] = defaultdict(float)
+    if hot is not None:
+        for p in hot.processes:
+            rec = b.bg.catalogue.by_brightway_key(*p.key) if p.key else None
+            processes.append(
+                {
+                    "dataset": rec["pcf_id"] if rec else None,
+                    "name": p.name,
+                    "location": p.location,
+                    "kgco2e": p.score,
+                    "share": p.score / denom,
+                }
+            )
+        for f in hot.flows:
+            gases[_gas_label(f.name)] += f.score
+    direct_total = sum(it.direct_kgco2e or 0.0 for it in items) * to_fu
+    if direct_total:
+        gases["unspecified (primary data and literal factors, CO2e only)"] += direct_total
+    gases_out = {k: v for k, v in sorted(gases.items(), key=lambda kv: -abs(kv[1])) if v}
+
+    pack = sum(it.kgco2e for it in items if it.packaging) * to_fu
+
+    # Data quality: weighted over the most relevant contributors (up to 80 % of the total).
+    abs_total = sum(abs(it.kgco2e) for it in items) or 1.0
+    covered, weighted, weights, n_rel = 0.0, 0.0, 0.0, 0
+    for it in ranked:
+        if covered >= RELEVANT_COVERAGE:
+            break
+        share = abs(it.kgco2e) / abs_total
+        if share <= 0:
+            break
+        weighted += share * (it.dqr if it.dqr is not None else 5.0)
+        weights += share
+        covered += share
+        n_rel += 1
+    dqr = round(weighted / weights, 2) if weights else 5.0
+    primary_share = sum(abs(it.kgco2e) for it in items if it.primary) / abs_total
+    if dqr > doc.data_quality.max_dqr:
+        b.warn(
+            None,
+            "dqr_above_rule",
+            f"the footprint's DQR {dqr:.2f} is worse than the rule's {doc.data_quality.max_dqr:g}",
+        )
+
+    uncertainty = _uncertainty(b, items, dict(demand), to_fu, total)
+
+    rec_release = b.bg.release.manifest
+    libraries = dict(rec_release.get("libraries") or {})
+    libraries.update(_runtime_versions())
+    return {
+        "total_kgco2e": total,
+        "unit": "kg CO2e",
+        "functional_unit": doc.functional_unit.description
+        if boundary is Boundary.cradle_to_grave
+        else doc.declared_unit.description,
+        "per_unit": per_unit,
+        "stages": stage_rows,
+        "gases": gases_out,
+        "indicators": indicators,
+        "packaging": {"kgco2e": pack, "share": pack / denom},
+        "contributors": {"lines": line_rows, "processes": processes},
+        "data_quality": {
+            "dqr": dqr,
+            "rating": dqr_rating(dqr),
+            "method": "DQR = (TeR + GeR + TiR + P) / 4 per dataset, weighted by contribution "
+            f"over the largest contributors up to {RELEVANT_COVERAGE:.0%} of the total",
+            "relevant_contributors": n_rel,
+            "coverage": covered,
+            "primary_data_share": primary_share,
+            "max_dqr_of_rule": doc.data_quality.max_dqr,
+        },
+        "uncertainty": uncertainty,
+        "cut_off": report.cut_off,
+        "inputs": {k: r.as_dict() for k, r in report.inputs.items()},
+        "warnings": [
+            {"pointer": w.pointer or None, "code": w.code, "message": w.message} for w in b.warnings
+        ],
+        "provenance": {
+            "pcr_code": ref.code,
+            "pcr_version": ref.version,
+            "pcr_content_hash": ref.content_hash,
+            "release_id": b.bg.release_id,
+            "impact_method": list(PRIMARY.method),
+            "gwp_set": gwp.value,
+            "boundary": boundary.value,
+            "grid_region": (
+                {"province": region[0], "region": region[1], "name": tables.GRID_REGIONS[region[1]]}
+                if region
+                else None
+            ),
+            "libraries": libraries,
+            "input_hash": "",
+            "calculated_at": datetime.now(UTC).isoformat(),
+        },
+    }
+
+
+def _uncertainty(
+    b: _Builder,
+    items: Sequence[Item],
+    demand: dict[ActivityKey, float],
+    to_fu: float,
+    total: float,
+) -> dict[str, Any]:
+    """Monte Carlo: the engine samples the background; primary data and literal factors are
+    sampled lognormally (sigma by DQR) with the same seed; the samples add up."""
+    n, seed = b.cfg.mc_iterations, b.cfg.mc_seed
+    background = b.engine.monte_carlo_samples(demand, n, seed) if demand else None
+    method = (
+        "Monte Carlo: background exchanges by their uncertainty (the release's sample bank), "
+        "primary data and literal factors lognormal with sigma by DQR"
+    )
+    if background is not None:
+        samples = np.asarray(background, dtype=float).copy()
+        n = samples.shape[0]
+    else:
+        samples = np.full(n, sum(it.kgco2e for it in items if it.key is not None) * to_fu)
+        if demand:
+            method = (
+                "Monte Carlo of primary data and literal factors only: the release has no "
+                "Monte Carlo bank yet (background taken as certain)"
+            )
+            b.warn(None, "uncertainty_partial", "background uncertainty not sampled (no bank)")
+    rng = np.random.default_rng(seed + 1)
+    for it in items:
+        v = (it.direct_kgco2e or 0.0) * to_fu
+        if v:
+            s = sigma_for(it.dqr or SUPPLIER_DEFAULT_DQR)
+            # median-preserving lognormal around the stated value
+            samples = samples + v * rng.lognormal(0.0, s, n)
+    if not np.all(np.isfinite(samples)):
+        samples = np.full(n, total)
+    p2, p50, p97 = (_percentile(samples, q) for q in (2.5, 50, 97.5))
+    return {
+        "method": method,
+        "iterations": n,
+        "seed": seed,
+        "mean": float(samples.mean()),
+        "sd": float(samples.std(ddof=1)) if n > 1 else 0.0,
+        "p2_5": p2,
+        "p50": p50,
+        "p97_5": p97,
+        "interval_95": [p2, p97],
+    }
+
+
+def _runtime_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for pkg in ("pcf-service", "bw2calc", "bw_processing", "numpy", "scipy", "pint", "pydantic"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out

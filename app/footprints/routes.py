@@ -1,0 +1,271 @@
+"""HTTP routes of footprints: create (JSON or a CSV/XLSX file), read, list, recalculate, compare,
+and the input templates. Routes parse, call a service and shape the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from app.accounts.deps import AnyRole, require
+from app.accounts.idempotency import Idempotent
+from app.accounts.principal import Principal, Role
+from app.background.services import require_background
+from app.core.deps import DbSession
+from app.core.errors import FieldError, PayloadTooLarge, ValidationFailed
+from app.footprints import services, upload
+from app.footprints.models import Footprint
+from app.footprints.schemas import (
+    CODE_PATTERN,
+    CompareIn,
+    CompareOut,
+    FootprintInput,
+    FootprintOut,
+    FootprintPage,
+    FootprintSummary,
+    RecalculateIn,
+)
+from app.footprints.settings import get_footprint_settings
+
+router = APIRouter(prefix="/v1", tags=["footprints"])
+
+Maker = Annotated[Principal, Depends(require(Role.manufacturer))]
+Reader = Annotated[Principal, Depends(require(Role.manufacturer, Role.viewer))]
+FootprintId = Annotated[uuid.UUID, Path(description="the footprint's id")]
+PcrCode = Annotated[str, Path(pattern=CODE_PATTERN, description="the rule, e.g. beer")]
+
+Responses = dict[int | str, dict[str, Any]]
+_422: Responses = {
+    422: {
+        "description": "Every problem of the input at once, each with a JSON pointer: unknown "
+        "datasets (with the closest matches), incompatible units (naming both), bad numbers, "
+        "limits (named), missing rule inputs. Nothing is stored."
+    }
+}
+_404: Responses = {404: {"description": "No such footprint in your organisation."}}
+_INPUT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/FootprintInput"}}
+        },
+    }
+}
+
+
+def out(fp: Footprint) -> FootprintOut:
+    return FootprintOut(
+        id=fp.id,
+        product=fp.normalised_input.get("product", {}),
+        recalculated_from=fp.recalculated_from,
+        created_at=fp.created_at,
+        created_by=fp.created_by,
+        **fp.result,
+    )
+
+
+def summary(fp: Footprint) -> FootprintSummary:
+    return FootprintSummary(
+        id=fp.id,
+        pcr_code=fp.pcr_code,
+        pcr_version=fp.pcr_version,
+        product_name=fp.product_name,
+        product_model=fp.product_model,
+        release_id=fp.release_id,
+        total_kgco2e=fp.total_kgco2e,
+        input_hash=fp.input_hash,
+        recalculated_from=fp.recalculated_from,
+        created_at=fp.created_at,
+    )
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "The body is not valid JSON.",
+            code="invalid_json",
+            errors=[FieldError("", "invalid_json", str(exc))],
+        ) from exc
+
+
+@router.post(
+    "/footprints",
+    status_code=201,
+    response_model=FootprintOut,
+    summary="Calculate and store a footprint",
+    description="A bill of materials against a product category rule in, an ISO 14067 / "
+    "GB/T 24067 footprint out (by stage, by gas, fossil / biogenic / land-use change apart, "
+    "contributors, data quality, 95 % interval, warnings, provenance). The body is a "
+    "`FootprintInput` (examples: `GET /v1/examples/{pcr_code}`). Stored once; never changes.",
+    responses=_422,
+    openapi_extra=_INPUT_BODY,
+)
+async def create_footprint(
+    request: Request, principal: Maker, session: DbSession, idem: Idempotent
+) -> JSONResponse:
+    raw = await _json_body(request)
+    bg = require_background(request)
+    settings = request.app.state.settings
+    return idem.respond(201, lambda: out(services.create(session, principal, raw, bg, settings)))
+
+
+@router.post(
+    "/footprints/upload",
+    status_code=201,
+    response_model=FootprintOut,
+    summary="Calculate a footprint from a CSV or XLSX file",
+    description="The same input as a file in the template of `GET /v1/templates/{pcr_code}.xlsx` "
+    "(CSV: the same columns, UTF-8). Problems point into the JSON the file stands for and name "
+    "the row.",
+    responses=_422,
+)
+async def upload_footprint(
+    request: Request,
+    principal: Maker,
+    session: DbSession,
+    idem: Idempotent,
+    file: Annotated[UploadFile, File(description="a .csv or .xlsx file in the template")],
+) -> JSONResponse:
+    data = await file.read()
+    limit = request.app.state.settings.max_body_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"The file is larger than PCF_MAX_BODY_BYTES ({limit} bytes).",
+            limit="PCF_MAX_BODY_BYTES",
+            max=limit,
+        )
+    parsed = upload.read_upload(
+        file.filename or "", file.content_type or "", data, get_footprint_settings().max_upload_rows
+    )
+    bg = require_background(request)
+    settings = request.app.state.settings
+
+    def create() -> FootprintOut:
+        try:
+            return out(services.create(session, principal, parsed.data, bg, settings))
+        except ValidationFailed as exc:
+            raise parsed.with_rows(exc) from None
+
+    return idem.respond(201, create)
+
+
+@router.get(
+    "/footprints",
+    response_model=FootprintPage,
+    summary="Footprints of your organisation",
+    description="Newest first; filter by rule, product (name or model, substring) and creation "
+    "date.",
+)
+def list_footprints(
+    principal: Reader,
+    session: DbSession,
+    pcr_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    product: Annotated[str | None, Query(max_length=200)] = None,
+    created_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
+    created_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> FootprintPage:
+    rows, total = services.list_footprints(
+        session,
+        principal,
+        pcr_code=pcr_code,
+        product=product,
+        created_from=created_from,
+        created_to=created_to,
+        page=page,
+        page_size=page_size,
+    )
+    return FootprintPage(
+        items=[summary(r) for r in rows], total=total, page=page, page_size=page_size
+    )
+
+
+@router.get(
+    "/footprints/{footprint_id}",
+    response_model=FootprintOut,
+    summary="One footprint",
+    responses=_404,
+)
+def get_footprint(footprint_id: FootprintId, principal: Reader, session: DbSession) -> FootprintOut:
+    return out(services.get(session, principal, footprint_id))
+
+
+@router.post(
+    "/footprints/{footprint_id}/recalculate",
+    status_code=201,
+    response_model=FootprintOut,
+    summary="Recalculate a footprint on a newer rule version or release",
+    description="The stored input, calculated again (with the rule version asked for, else the "
+    "latest published one, on the release the service runs on): a new footprint whose "
+    "`recalculated_from` is the old one. The old one never changes.",
+    responses={**_404, **_422},
+)
+def recalculate_footprint(
+    footprint_id: FootprintId,
+    request: Request,
+    principal: Maker,
+    session: DbSession,
+    body: RecalculateIn | None = None,
+) -> FootprintOut:
+    bg = require_background(request)
+    fp = services.recalculate(
+        session, principal, footprint_id, body or RecalculateIn(), bg, request.app.state.settings
+    )
+    return out(fp)
+
+
+@router.post(
+    "/footprints/compare",
+    response_model=CompareOut,
+    summary="Compare two footprints, or a footprint and a scenario, stage by stage",
+    description="`b`: a second footprint; or `scenario`: footprint `a`'s input with overrides "
+    "(JSON pointers, or green electricity for every manufacturing electricity entry) — "
+    "calculated, not stored.",
+    responses={**_404, **_422},
+)
+def compare_footprints(
+    body: CompareIn, request: Request, principal: Reader, session: DbSession
+) -> dict[str, Any]:
+    bg = require_background(request) if body.scenario is not None else None
+    return services.compare(session, principal, body, bg, request.app.state.settings)
+
+
+@router.get(
+    "/templates/{pcr_code}.xlsx",
+    summary="The upload template of a rule, filled with its example",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+            "description": "An XLSX workbook: sheet `footprint` (the example) and `README`.",
+        },
+        404: {"description": "No example for this rule."},
+    },
+)
+def template(pcr_code: PcrCode, principal: AnyRole) -> Response:
+    data = upload.template_xlsx(pcr_code)
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{pcr_code}.xlsx"'},
+    )
+
+
+@router.get(
+    "/examples/{pcr_code}",
+    response_model=FootprintInput,
+    response_model_exclude_none=True,
+    summary="A realistic footprint input for a rule (from examples/)",
+    responses={404: {"description": "No example for this rule."}},
+)
+def example(pcr_code: PcrCode, principal: AnyRole) -> FootprintInput:
+    return upload.example_input(pcr_code)
