@@ -12,7 +12,8 @@ from app import __version__
 from app.accounts.openapi import install_openapi
 from app.accounts.routes import auth_router
 from app.accounts.routes import router as accounts_router
-from app.background.release import current_release
+from app.background.loader import BackgroundData, load_background
+from app.background.routes import router as background_router
 from app.core.database import Database
 from app.core.errors import install_error_handlers
 from app.core.limits import install_limits
@@ -34,6 +35,17 @@ Errors are RFC 9457 `application/problem+json` with a stable machine `code` and 
 """
 
 
+def _load_background(settings: Settings) -> BackgroundData | None:
+    """The current release, catalogue and engine; None (and /readyz says so) if unavailable."""
+    try:
+        return load_background(settings.data_dir)
+    except Exception:
+        log.exception(
+            "background release could not be loaded", extra={"data_dir": str(settings.data_dir)}
+        )
+        return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -42,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = Database(settings.database_url)
-        app.state.release = current_release(settings.data_dir)
+        app.state.background = _load_background(settings)
+        app.state.release = app.state.background.release if app.state.background else None
         log.info(
             "started",
             extra={
@@ -69,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)
+    app.include_router(background_router)
     app.include_router(rules_router)
     app.include_router(footprints_router)
     return app

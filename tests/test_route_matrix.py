@@ -223,6 +223,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/clients/{client_id}/rotate"): Entry(ADMIN, _rotate),
     ("POST", "/v1/clients/{client_id}/revoke"): Entry(ADMIN, _revoke),
     ("GET", "/v1/audit"): Entry(ADMIN, static("GET", "/v1/audit")),
+    # background data (app/background/routes.py)
+    ("GET", "/v1/datasets"): Entry(ALL, static("GET", "/v1/datasets?q=electricity")),
+    ("GET", "/v1/datasets/{dataset_id}"): Entry(
+        ALL, static("GET", "/v1/datasets/cn-elec:lca-national-2024")
+    ),
+    ("GET", "/v1/releases"): Entry(ALL, static("GET", "/v1/releases")),
+    ("GET", "/v1/releases/current"): Entry(ALL, static("GET", "/v1/releases/current")),
     # product category rules (app/rules/routes.py)
     ("GET", "/v1/pcrs"): Entry(ALL, _pcr("GET")),
     ("GET", "/v1/pcr-models"): Entry(ALL, static("GET", "/v1/pcr-models")),
@@ -350,9 +357,9 @@ def _send(client: TestClient, call: Call, token: str | None) -> Any:
 def test_route_role_tenancy_matrix(
     db_url: str,
     client_factory: Callable[..., TestClient],
-    empty_data_dir: Path,
+    data_dir: Path,
 ) -> None:
-    client = client_factory(empty_data_dir, rate_limit_per_minute=0)
+    client = client_factory(data_dir, rate_limit_per_minute=0)
     w = _world(db_url)
     tokens = {role: mint(c) for role, c in w.callers.items()}
     failures: list[str] = []

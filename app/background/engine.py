@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +52,7 @@ BANK_FILE = "mc_bank.npy"
 BANK_META_FILE = "mc_bank.json"
 
 ActivityKey = tuple[str, str]
-DemandKey = Union[ActivityKey, Sequence[str], int]
+DemandKey = ActivityKey | Sequence[str] | int
 Demand = Mapping[Any, float]
 FloatArray = npt.NDArray[np.float64]
 
@@ -282,7 +282,9 @@ class Engine:
     ) -> None:
         self.directory = directory
         self.index = index
-        self.indicator_keys: tuple[str, ...] = tuple(index["indicators"][i]["key"] for i in range(len(index["indicators"])))
+        self.indicator_keys: tuple[str, ...] = tuple(
+            index["indicators"][i]["key"] for i in range(len(index["indicators"]))
+        )
         self.technosphere = technosphere
         self.biosphere = biosphere
         self.characterization = characterization  # [K, n_flows]
@@ -409,7 +411,9 @@ class Engine:
 
     def _demand_arrays(self, demand: Demand) -> tuple[npt.NDArray[np.int64], FloatArray]:
         items = list(demand.items())
-        idx = np.fromiter((self.product_index(k) for k, _ in items), dtype=np.int64, count=len(items))
+        idx = np.fromiter(
+            (self.product_index(k) for k, _ in items), dtype=np.int64, count=len(items)
+        )
         amt = np.fromiter((float(v) for _, v in items), dtype=np.float64, count=len(items))
         return idx, amt
 
@@ -429,12 +433,14 @@ class Engine:
 
     def footprint(self, demand: Demand) -> dict[str, float]:
         """Cradle-to-gate footprint of ``demand`` ({(database, code) | index: amount})."""
-        return dict(zip(self.indicator_keys, (float(x) for x in self.footprint_array(demand))))
+        return dict(
+            zip(self.indicator_keys, (float(x) for x in self.footprint_array(demand)), strict=True)
+        )
 
     def unit_values(self, key: DemandKey) -> dict[str, float]:
         """Cradle-to-gate value per unit of the reference product of ``key``, per indicator."""
         row = self._unit[self.product_index(key)]
-        return dict(zip(self.indicator_keys, (float(x) for x in row)))
+        return dict(zip(self.indicator_keys, (float(x) for x in row), strict=True))
 
     @property
     def unit_value_matrix(self) -> FloatArray:
@@ -448,7 +454,9 @@ class Engine:
         with self._factor_lock:
             if self._factorization is not None or self._factor_thread is not None:
                 return
-            t = threading.Thread(target=self._factorize_safely, name="engine-factorize", daemon=True)
+            t = threading.Thread(
+                target=self._factorize_safely, name="engine-factorize", daemon=True
+            )
             self._factor_thread = t
             t.start()
 

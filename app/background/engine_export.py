@@ -78,7 +78,9 @@ def export_engine_arrays(
     t0 = time.perf_counter()
     nodes: dict[int, dict[str, Any]] = {}
     db_types: dict[str, set[str]] = {}
-    for row in AD.select(AD.id, AD.database, AD.code, AD.name, AD.location, AD.type, AD.product, AD.data):
+    for row in AD.select(
+        AD.id, AD.database, AD.code, AD.name, AD.location, AD.type, AD.product, AD.data
+    ):
         data = row.data or {}
         nodes[row.id] = {
             "database": row.database,
@@ -104,8 +106,12 @@ def export_engine_arrays(
 
     db_packages = [bd.Database(name).datapackage() for name in sorted(bd.databases)]
     method_packages = [bd.Method(i.method).datapackage() for i in indicators]
-    first = next(i for i, n in nodes.items() if n["database"] == tech_dbs[0] and n["type"] not in BIOSPHERE_TYPES)
-    lca = bc.LCA({first: 1}, data_objs=db_packages + [method_packages[0]])
+    first = next(
+        i
+        for i, n in nodes.items()
+        if n["database"] == tech_dbs[0] and n["type"] not in BIOSPHERE_TYPES
+    )
+    lca = bc.LCA({first: 1}, data_objs=[*db_packages, method_packages[0]])
     lca.load_lci_data()
     char_mms = []
     for dp in method_packages:
@@ -180,15 +186,23 @@ def export_from_mapped_matrices(
     _check_rebuild("biosphere", bio_e, b)
     for k, e in enumerate(cf_e):
         _check_rebuild(f"characterization {indicators[k].key}", e, sp.diags(cf[k]).tocsr())
-    inputs = BankInputs(n_products=n_p, n_activities=n_a, n_flows=n_f,
-                        technosphere=tech_e, biosphere=bio_e, characterization=cf_e)
+    inputs = BankInputs(
+        n_products=n_p,
+        n_activities=n_a,
+        n_flows=n_f,
+        technosphere=tech_e,
+        biosphere=bio_e,
+        characterization=cf_e,
+    )
     timings["read"] = time.perf_counter() - t
 
     # Unit values: one transposed solve per indicator (all K right-hand sides at once).
     t = time.perf_counter()
     lu = factorize(a, solver_backend)
     rhs = np.asarray(b.T @ cf.T)  # [n_activities, K]
-    unit = np.ascontiguousarray(np.asarray(lu.solve(rhs, transpose=True)).reshape(n_p, len(indicators)))
+    unit = np.ascontiguousarray(
+        np.asarray(lu.solve(rhs, transpose=True)).reshape(n_p, len(indicators))
+    )
     residual = np.abs(a.T @ unit - rhs).max() / max(np.abs(rhs).max(), 1e-300)
     timings["factorize_and_solve"] = time.perf_counter() - t
     if not np.isfinite(unit).all():
@@ -214,7 +228,8 @@ def export_from_mapped_matrices(
         "activities": [_key(m) for m in act_meta],
         "products_equal_activities": prod_keys == [_key(m) for m in act_meta],
         "activity_meta": [
-            {k: m.get(k) for k in ("name", "location", "unit", "reference product")} for m in act_meta
+            {k: m.get(k) for k in ("name", "location", "unit", "reference product")}
+            for m in act_meta
         ],
         "biosphere": [_flow_record(node_meta(int(i))) for i in flow_ids],
         "uncertain_elements": {
@@ -233,14 +248,17 @@ def export_from_mapped_matrices(
     tmp.replace(out_dir / INDEX_FILE)
     timings["write"] = time.perf_counter() - t
 
-    samples = mc_samples if mc_samples is not None else int(
-        os.environ.get("PCF_ENGINE_MC_SAMPLES", DEFAULT_MC_SAMPLES)
+    samples = (
+        mc_samples
+        if mc_samples is not None
+        else int(os.environ.get("PCF_ENGINE_MC_SAMPLES", DEFAULT_MC_SAMPLES))
     )
     if samples > 0:
         t = time.perf_counter()
         seed = DEFAULT_MC_SEED if mc_seed is None else mc_seed
-        bank, meta = montecarlo.build_bank(inputs, samples, seed, backend=solver_backend,
-                                           progress_every=100)
+        bank, meta = montecarlo.build_bank(
+            inputs, samples, seed, backend=solver_backend, progress_every=100
+        )
         montecarlo.save_bank(out_dir, bank, meta)
         timings["mc_bank"] = time.perf_counter() - t
     return timings
@@ -271,10 +289,14 @@ def entries_from_mapped_matrix(mm: Any, *, diagonal: bool = False) -> UncertainE
         if group.empty or len(group.row_masked) == 0:
             continue
         if not group.vector:
-            raise NotImplementedError(f"Array (scenario) resource groups are not supported: {group}")
+            raise NotImplementedError(
+                f"Array (scenario) resource groups are not supported: {group}"
+            )
         rows = np.asarray(group.row_masked, dtype=np.int64)
         cols = rows if diagonal else np.asarray(group.col_masked, dtype=np.int64)
-        static = np.asarray(group.apply_masks(group.get_resource_by_suffix("data")), dtype=np.float64)
+        static = np.asarray(
+            group.apply_masks(group.get_resource_by_suffix("data")), dtype=np.float64
+        )
         n = rows.shape[0]
         factor = np.ones(n)
         if group.has_flip:
@@ -328,13 +350,19 @@ def entries_from_mapped_matrix(mm: Any, *, diagonal: bool = False) -> UncertainE
 def _check_rebuild(label: str, entries: UncertainEntries, matrix: sp.csr_matrix) -> None:
     if matrix.shape[0] == 0 or matrix.shape[1] == 0:
         return
-    rebuilt = PatternMatrix(entries, (int(matrix.shape[0]), int(matrix.shape[1]))).matrix(
-        entries.static_values()
-    ) if len(entries) else sp.csr_matrix(matrix.shape)
+    rebuilt = (
+        PatternMatrix(entries, (int(matrix.shape[0]), int(matrix.shape[1]))).matrix(
+            entries.static_values()
+        )
+        if len(entries)
+        else sp.csr_matrix(matrix.shape)
+    )
     diff = abs(rebuilt - matrix).max() if matrix.nnz or rebuilt.nnz else 0.0
     scale = max(abs(matrix).max() if matrix.nnz else 0.0, 1e-300)
     if diff > 1e-12 * scale:
-        raise ValueError(f"{label}: stored elements do not rebuild bw2calc's matrix (max diff {diff})")
+        raise ValueError(
+            f"{label}: stored elements do not rebuild bw2calc's matrix (max diff {diff})"
+        )
 
 
 # --------------------------------------------------------------------------------------------

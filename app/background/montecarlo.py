@@ -199,7 +199,7 @@ class PatternMatrix:
         self.nnz = int(uniq.shape[0])
 
     def data(self, values: FloatArray) -> FloatArray:
-        return np.bincount(self.position, weights=values, minlength=self.nnz)
+        return np.bincount(self.position, weights=values, minlength=self.nnz).astype(np.float64)
 
     def matrix(self, values: FloatArray) -> sp.csr_matrix:
         return sp.csr_matrix((self.data(values), self.indices, self.indptr), shape=self.shape)
@@ -218,7 +218,9 @@ class BankInputs:
 
     def save(self, path: Path) -> None:
         arrays: dict[str, npt.NDArray[Any]] = {
-            "dims": np.array([self.n_products, self.n_activities, self.n_flows, len(self.characterization)]),
+            "dims": np.array(
+                [self.n_products, self.n_activities, self.n_flows, len(self.characterization)]
+            ),
         }
         arrays.update(self.technosphere.to_arrays("technosphere"))
         arrays.update(self.biosphere.to_arrays("biosphere"))
@@ -236,7 +238,9 @@ class BankInputs:
                 n_flows=n_f,
                 technosphere=UncertainEntries.from_arrays(z, "technosphere"),
                 biosphere=UncertainEntries.from_arrays(z, "biosphere"),
-                characterization=tuple(UncertainEntries.from_arrays(z, f"cf{k}") for k in range(n_k)),
+                characterization=tuple(
+                    UncertainEntries.from_arrays(z, f"cf{k}") for k in range(n_k)
+                ),
             )
 
 

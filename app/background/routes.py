@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from app.accounts.deps import AnyRole
 from app.background import services
 from app.background.schemas import Dataset, DatasetPage, Release
 
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/v1", tags=["background data"])
 )
 def search_datasets(
     request: Request,
-    q: Annotated[str | None, Query(max_length=200, description="Words in the name (EN/中文) or id")] = None,
+    principal: AnyRole,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Words in the name (EN/中文) or id")
+    ] = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     geography: Annotated[str | None, Query(max_length=20, description="e.g. CN, GB, US")] = None,
     source: Annotated[str | None, Query(max_length=100, description="Words in the source")] = None,
@@ -32,18 +36,18 @@ def search_datasets(
 
 
 @router.get("/datasets/{dataset_id}", response_model=Dataset, summary="One background dataset")
-def get_dataset(request: Request, dataset_id: str) -> Dataset:
+def get_dataset(request: Request, principal: AnyRole, dataset_id: str) -> Dataset:
     bg = services.require_background(request)
     return services.dataset(bg, dataset_id)
 
 
 @router.get("/releases", response_model=list[Release], summary="Background-data releases built")
-def list_releases(request: Request) -> list[Release]:
+def list_releases(request: Request, principal: AnyRole) -> list[Release]:
     return services.releases(request.app.state.settings.data_dir, _current_id(request))
 
 
 @router.get("/releases/current", response_model=Release, summary="The release in use")
-def current_release(request: Request) -> Release:
+def current_release(request: Request, principal: AnyRole) -> Release:
     bg = services.require_background(request)
     return services.release_out(bg.release, current=True)
 

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_VAR = PROJECT_ROOT / "var"
-DEFAULT_SECRET = "dev-insecure-secret-change-me"  # refused when PCF_ENV=prod
+DEFAULT_SECRET = "dev-insecure-secret-change-me-not-for-prod"  # refused when PCF_ENV=prod
 
 
 class Env(StrEnum):

@@ -86,11 +86,7 @@ def _touches_org_owned(state: ORMExecuteState) -> bool:
 
 def org_owned_classes() -> list[type[OrgOwned]]:
     """Every mapped table class that inherits ``OrgOwned``."""
-    return [
-        m.class_
-        for m in SQLModel._sa_registry.mappers
-        if _is_org_owned(m.class_)
-    ]
+    return [m.class_ for m in SQLModel._sa_registry.mappers if _is_org_owned(m.class_)]
 
 
 @event.listens_for(OrmSession, "do_orm_execute")

@@ -19,9 +19,10 @@ Pipeline (``calculate``):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,8 @@ _DATASET_UNITS = {
     "tkm": "t*km",
     "ML": "megaliter",
     "l": "L",
+    "m3": "m**3",
+    "m2": "m**2",
 }
 
 
@@ -224,7 +227,7 @@ class _Builder:
         self.errors: list[FieldError] = []
         self.warnings: list[FieldError] = []
         self.items: list[Item] = []
-        self.exists = {r["pcf_id"] for r in bg.catalogue.all()}
+        self.exists: Container[str] = bg.catalogue
         self._warned: set[tuple[str, str]] = set()
 
     # ---------------------------------------------------------------- helpers
@@ -970,7 +973,17 @@ def _uncertainty(
     """Monte Carlo: the engine samples the background; primary data and literal factors are
     sampled lognormally (sigma by DQR) with the same seed; the samples add up."""
     n, seed = b.cfg.mc_iterations, b.cfg.mc_seed
-    background = b.engine.monte_carlo_samples(demand, n, seed) if demand else None
+    # An aggregated factor (one published value) carries no exchange uncertainty in the bank:
+    # its own lognormal sigma (the data build's, by DQR) is sampled as the engine's per-line
+    # factor. Datasets with inventories are sampled by the bank only.
+    sigmas: dict[ActivityKey, float] = {}
+    for it in items:
+        if it.key is not None and it.dataset is not None and it.key not in sigmas:
+            rec = b.record(it.dataset) or {}
+            unc = rec.get("uncertainty") or {}
+            if rec.get("kind") == "aggregated_factor" and unc.get("distribution") == "lognormal":
+                sigmas[it.key] = float(unc.get("sigma") or 0.0)
+    background = b.engine.monte_carlo_samples(demand, n, seed, sigmas) if demand else None
     method = (
         "Monte Carlo: background exchanges by their uncertainty (the release's sample bank), "
         "primary data and literal factors lognormal with sigma by DQR"
@@ -1009,6 +1022,7 @@ def _uncertainty(
     }
 
 
+@lru_cache(maxsize=1)
 def _runtime_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 

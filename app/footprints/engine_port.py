@@ -47,7 +47,11 @@ class EngineView(Protocol):
     def hotspots(self, demand: Mapping[ActivityKey, float], n: int) -> Hotspots: ...
 
     def monte_carlo_samples(
-        self, demand: Mapping[ActivityKey, float], n: int, seed: int
+        self,
+        demand: Mapping[ActivityKey, float],
+        n: int,
+        seed: int,
+        sigmas: Mapping[ActivityKey, float] | None = None,
     ) -> np.ndarray[Any, Any] | None: ...
 
 
@@ -71,18 +75,22 @@ class EngineAdapter:
         h = self.engine.hotspots(dict(demand), PRIMARY.key, top_processes=n, top_flows=self.FLOWS)
         return Hotspots(
             processes=[Hot((p.database, p.code), p.name, p.location, p.value) for p in h.processes],
-            flows=[Hot(None, f.gas or f.name, None, f.value) for f in h.flows],
+            flows=[Hot(None, f.name, None, f.value) for f in h.flows],
         )
 
     def monte_carlo_samples(
-        self, demand: Mapping[ActivityKey, float], n: int, seed: int
+        self,
+        demand: Mapping[ActivityKey, float],
+        n: int,
+        seed: int,
+        sigmas: Mapping[ActivityKey, float] | None = None,
     ) -> np.ndarray[Any, Any] | None:
         if not self.engine.bank_ready:
             return None
         bank = self.engine.bank_info.get("samples")
         iterations = min(n, int(bank)) if bank else None
         mc = self.engine.monte_carlo(
-            dict(demand), iterations=iterations, seed=seed, keep_samples=True
+            dict(demand), iterations=iterations, seed=seed, sigmas=sigmas, keep_samples=True
         )
         if mc.samples is None:
             return None

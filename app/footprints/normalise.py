@@ -34,8 +34,20 @@ def input_hash(normalised_input: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(normalised_input).encode("utf-8")).hexdigest()
 
 
+def _numbers(data: Any) -> Any:
+    """Integral floats as ints (1.0 → 1), so 1 and 1.0 hash the same (JSON, CSV and XLSX write
+    the same number differently)."""
+    if isinstance(data, float) and data.is_integer() and abs(data) < 2**53:
+        return int(data)
+    if isinstance(data, dict):
+        return {k: _numbers(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_numbers(v) for v in data]
+    return data
+
+
 def normalised(inp: FootprintInput, version: str, boundary: str, gwp: str) -> dict[str, Any]:
-    data = inp.model_dump(mode="json", exclude_none=True)
+    data: dict[str, Any] = _numbers(inp.model_dump(mode="json", exclude_none=True))
     data["product"]["pcr_version"] = version
     data["boundary"] = boundary
     data["gwp_set"] = gwp

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from app.accounts.deps import AnyRole, require
@@ -124,14 +125,13 @@ async def create_footprint(
     summary="Calculate a footprint from a CSV or XLSX file",
     description="The same input as a file in the template of `GET /v1/templates/{pcr_code}.xlsx` "
     "(CSV: the same columns, UTF-8). Problems point into the JSON the file stands for and name "
-    "the row.",
+    "the row. (No Idempotency-Key: the multipart body is parsed before it could be hashed.)",
     responses=_422,
 )
 async def upload_footprint(
     request: Request,
     principal: Maker,
     session: DbSession,
-    idem: Idempotent,
     file: Annotated[UploadFile, File(description="a .csv or .xlsx file in the template")],
 ) -> JSONResponse:
     data = await file.read()
@@ -148,13 +148,11 @@ async def upload_footprint(
     bg = require_background(request)
     settings = request.app.state.settings
 
-    def create() -> FootprintOut:
-        try:
-            return out(services.create(session, principal, parsed.data, bg, settings))
-        except ValidationFailed as exc:
-            raise parsed.with_rows(exc) from None
-
-    return idem.respond(201, create)
+    try:
+        fp = services.create(session, principal, parsed.data, bg, settings)
+    except ValidationFailed as exc:
+        raise parsed.with_rows(exc) from None
+    return JSONResponse(jsonable_encoder(out(fp)), status_code=201)
 
 
 @router.get(

@@ -14,6 +14,7 @@ not specific to the material is reported as a proxy in the footprint's warnings.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Container
 
 # ----------------------------------------------------------------------------- grid regions
 GRID_REGIONS: dict[str, str] = {
@@ -172,7 +173,9 @@ def route_kind(route: str) -> str | None:
     return _ROUTE_KIND.get(route)
 
 
-def eol_dataset(group: str, route: str, exists: set[str] | None = None) -> tuple[str, bool] | None:
+def eol_dataset(
+    group: str, route: str, exists: Container[str] | None = None
+) -> tuple[str, bool] | None:
     """(dataset, material-specific?) for ``group`` sent to ``route``; None for an unknown route.
 
     ``exists`` (the release's dataset ids) lets a family fall back to the generic stand-in when

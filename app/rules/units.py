@@ -35,8 +35,10 @@ class UnitProblem(ValueError):
     """A unit string that cannot be read, or a quantity of the wrong kind."""
 
 
+@lru_cache(maxsize=4096)
 def parse_unit(text: str) -> Any:
-    """``text`` → pint Unit; raises UnitProblem with a readable message."""
+    """``text`` → pint Unit; raises UnitProblem with a readable message (cached: units are
+    immutable and the same few strings come back in every bill of materials)."""
     if not isinstance(text, str) or not text.strip():
         raise UnitProblem("a unit is required")
     try:

@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from app.background.engine import Engine
-from tests.engine.synthetic import SyntheticSystem, build_synthetic_release, bw2data_dir, make_system
+from tests.engine.synthetic import (
+    SyntheticSystem,
+    build_synthetic_release,
+    bw2data_dir,
+    make_system,
+)
 
 SYNTHETIC_N = 300
 SYNTHETIC_BANK = 200

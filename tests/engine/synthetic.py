@@ -169,14 +169,20 @@ def make_system(
     bcols: list[npt.NDArray[np.int64]] = []
     for j in range(n):
         k = int(rng.integers(bio_per_activity[0], bio_per_activity[1] + 1))
-        ghg = rng.choice(len(GHG_FLOWS), min(len(GHG_FLOWS), 1 + int(rng.binomial(k, 0.3))), replace=False)
+        ghg = rng.choice(
+            len(GHG_FLOWS), min(len(GHG_FLOWS), 1 + int(rng.binomial(k, 0.3))), replace=False
+        )
         other = rng.integers(len(GHG_FLOWS), n_flows, k)
         r = np.unique(np.concatenate([ghg, other]))
         brows.append(r)
         bcols.append(np.full(r.shape, j, dtype=np.int64))
     bio_rows = np.concatenate(brows)
     bio_cols = np.concatenate(bcols)
-    bio_amounts = np.exp(rng.normal(-1.0, 2.0, bio_rows.shape[0])) * production[bio_cols] / price[bio_cols] ** 0.5
+    bio_amounts = (
+        np.exp(rng.normal(-1.0, 2.0, bio_rows.shape[0]))
+        * production[bio_cols]
+        / price[bio_cols] ** 0.5
+    )
     uncertain = rng.random(bio_rows.shape[0]) < uncertain_share
     bio_sigma = np.where(uncertain, rng.uniform(0.5, 1.5, bio_rows.shape[0]) * sigma, 0.0)
 
@@ -234,7 +240,7 @@ def write_bw2data_project(system: SyntheticSystem) -> None:
     import bw2data as bd
 
     flows = {}
-    for i, (name, cats) in enumerate(zip(system.flow_names, system.flow_categories)):
+    for i, (name, cats) in enumerate(zip(system.flow_names, system.flow_categories, strict=True)):
         flows[flow_key(i)] = {
             "name": name,
             "categories": cats,
@@ -247,17 +253,33 @@ def write_bw2data_project(system: SyntheticSystem) -> None:
     exchanges: list[list[dict[str, Any]]] = [[] for _ in range(system.n_activities)]
     for j in range(system.n_activities):
         exchanges[j].append(
-            {"input": activity_key(system, j), "amount": float(system.production[j]), "type": "production"}
+            {
+                "input": activity_key(system, j),
+                "amount": float(system.production[j]),
+                "type": "production",
+            }
         )
-    for r, c, a, s in zip(system.tech_rows, system.tech_cols, system.tech_amounts, system.tech_sigma):
+    for r, c, a, s in zip(
+        system.tech_rows, system.tech_cols, system.tech_amounts, system.tech_sigma, strict=True
+    ):
         exchanges[int(c)].append(
-            {"input": activity_key(system, int(r)), "amount": float(a), "type": "technosphere",
-             **_uncertainty_dict(float(a), float(s))}
+            {
+                "input": activity_key(system, int(r)),
+                "amount": float(a),
+                "type": "technosphere",
+                **_uncertainty_dict(float(a), float(s)),
+            }
         )
-    for r, c, a, s in zip(system.bio_rows, system.bio_cols, system.bio_amounts, system.bio_sigma):
+    for r, c, a, s in zip(
+        system.bio_rows, system.bio_cols, system.bio_amounts, system.bio_sigma, strict=True
+    ):
         exchanges[int(c)].append(
-            {"input": flow_key(int(r)), "amount": float(a), "type": "biosphere",
-             **_uncertainty_dict(float(a), float(s))}
+            {
+                "input": flow_key(int(r)),
+                "amount": float(a),
+                "type": "biosphere",
+                **_uncertainty_dict(float(a), float(s)),
+            }
         )
     for j in range(system.n_activities):
         db, code = activity_key(system, j)
@@ -278,8 +300,17 @@ def write_bw2data_project(system: SyntheticSystem) -> None:
         cfs = []
         for i, v in system.cfs[ind.key].items():
             if system.cf_sigma > 0:
-                cfs.append((flow_key(i), {"amount": v, "uncertainty type": 3, "loc": v,
-                                          "scale": abs(v) * system.cf_sigma}))
+                cfs.append(
+                    (
+                        flow_key(i),
+                        {
+                            "amount": v,
+                            "uncertainty type": 3,
+                            "loc": v,
+                            "scale": abs(v) * system.cf_sigma,
+                        },
+                    )
+                )
             else:
                 cfs.append((flow_key(i), v))
         bd.Method(ind.method).write(cfs)
@@ -322,7 +353,9 @@ def to_datapackages(system: SyntheticSystem) -> tuple[Any, list[Any], dict[int, 
         name="synthetic_technosphere",
         indices_array=indices(t_rows, t_cols),
         data_array=t_amt,
-        flip_array=np.concatenate([np.zeros(n, dtype=bool), np.ones(len(system.tech_rows), dtype=bool)]),
+        flip_array=np.concatenate(
+            [np.zeros(n, dtype=bool), np.ones(len(system.tech_rows), dtype=bool)]
+        ),
         distributions_array=dist(t_amt, t_sig),
     )
     inv.add_persistent_vector(
@@ -340,7 +373,9 @@ def to_datapackages(system: SyntheticSystem) -> tuple[Any, list[Any], dict[int, 
         dp.add_persistent_vector(
             matrix="characterization_matrix",
             name=f"cf_{ind.key}",
-            indices_array=indices(flow_id[[i for i, _ in items]], np.zeros(len(items), dtype=np.int64)),
+            indices_array=indices(
+                flow_id[[i for i, _ in items]], np.zeros(len(items), dtype=np.int64)
+            ),
             data_array=vals,
             distributions_array=dist(vals, np.zeros(len(vals))),
         )
@@ -348,12 +383,22 @@ def to_datapackages(system: SyntheticSystem) -> tuple[Any, list[Any], dict[int, 
     meta: dict[int, dict[str, Any]] = {}
     for j in range(n):
         db, code = activity_key(system, j)
-        meta[int(act_id[j])] = {"database": db, "code": code, "name": system.names[j],
-                                "location": "GLO", "unit": "kilogram"}
+        meta[int(act_id[j])] = {
+            "database": db,
+            "code": code,
+            "name": system.names[j],
+            "location": "GLO",
+            "unit": "kilogram",
+        }
     for i in range(system.n_flows):
         db, code = flow_key(i)
-        meta[int(flow_id[i])] = {"database": db, "code": code, "name": system.flow_names[i],
-                                 "categories": list(system.flow_categories[i]), "unit": "kilogram"}
+        meta[int(flow_id[i])] = {
+            "database": db,
+            "code": code,
+            "name": system.flow_names[i],
+            "categories": list(system.flow_categories[i]),
+            "unit": "kilogram",
+        }
     return inv, methods, meta
 
 
@@ -371,11 +416,15 @@ def bw2data_dir(base_dir: Path, project: str = "pcf") -> Iterator[None]:
     old = (Path(projects._base_data_dir), Path(projects._base_logs_dir), projects.current)
     base_dir.mkdir(parents=True, exist_ok=True)
     (base_dir / "logs").mkdir(exist_ok=True)
-    projects.change_base_directories(base_dir, base_logs_dir=base_dir / "logs", project_name=project)
+    projects.change_base_directories(
+        base_dir, base_logs_dir=base_dir / "logs", project_name=project
+    )
     try:
         yield
     finally:
-        projects.change_base_directories(old[0], base_logs_dir=old[1], project_name=old[2], update=False)
+        projects.change_base_directories(
+            old[0], base_logs_dir=old[1], project_name=old[2], update=False
+        )
 
 
 def build_synthetic_release(

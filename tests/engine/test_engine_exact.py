@@ -56,7 +56,9 @@ def test_index_is_consistent(engine: Engine) -> None:
 
 
 @pytest.mark.usefixtures("bw_release")
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_footprint_equals_fresh_bw2calc(engine: Engine, data: st.DataObject) -> None:
     lines = data.draw(demands(engine.n_products))
@@ -109,6 +111,7 @@ bad = sorted(m for m in sys.modules if m.split(".")[0] in ("bw2data", "bw2calc",
 print(json.dumps(bad))
 """
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

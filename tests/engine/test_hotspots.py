@@ -13,14 +13,20 @@ from app.background.indicators import INDICATORS
 
 def _demand(engine: Engine) -> dict[tuple[str, str], float]:
     rng = np.random.default_rng(3)
-    return {engine.products[int(i)]: float(a) for i, a in
-            zip(rng.choice(engine.n_products, 8, replace=False), rng.uniform(0.5, 20, 8))}
+    return {
+        engine.products[int(i)]: float(a)
+        for i, a in zip(
+            rng.choice(engine.n_products, 8, replace=False), rng.uniform(0.5, 20, 8), strict=True
+        )
+    }
 
 
 @pytest.mark.parametrize("indicator", [i.key for i in INDICATORS])
 def test_contributions_add_up(engine: Engine, indicator: str) -> None:
     demand = _demand(engine)
-    h = engine.hotspots(demand, indicator, top_processes=engine.n_activities, top_flows=engine.n_flows)
+    h = engine.hotspots(
+        demand, indicator, top_processes=engine.n_activities, top_flows=engine.n_flows
+    )
     total = engine.footprint(demand)[indicator]
     assert h.total == pytest.approx(total, rel=1e-9, abs=1e-12)
     assert sum(p.value for p in h.processes) == pytest.approx(total, rel=1e-9, abs=1e-12)
