@@ -103,6 +103,23 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def cmd_data_import(args: argparse.Namespace) -> int:
+    settings = _settings()
+    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
+    # Like the build, the import runs in its own process (bw2data keeps process-global state).
+    cmd = [sys.executable, "-m", "lca_data.importers", "--data-dir", str(data_dir)]
+    cmd += ["--format", args.format, str(Path(args.path).resolve())]
+    for opt in ("name", "licence", "base"):
+        if getattr(args, opt):
+            cmd += [f"--{opt}", getattr(args, opt)]
+    cmd += [
+        f"--{f.replace('_', '-')}"
+        for f in ("make_current", "force", "traceback")
+        if getattr(args, f)
+    ]
+    return subprocess.call(cmd)
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -141,6 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--data-dir", help="override PCF_DATA_DIR")
     b.add_argument("--force", action="store_true", help="rebuild even if the release exists")
     b.set_defaults(func=cmd_data_build)
+    i = dsub.add_parser(
+        "import",
+        help="import licensed data (EcoSpold2, openLCA JSON-LD, SimaPro CSV) into a new release",
+        description="Build a NEW release: the base release (default: current) plus one database "
+        "of the imported datasets, linked to biosphere3, each marked user-licensed and not "
+        "redistributable. Unlinked exchanges are listed. The base release is never changed; the "
+        "new one becomes current only with --make-current. See docs/data-sources.md.",
+    )
+    i.add_argument("--data-dir", help="override PCF_DATA_DIR")
+    from lca_data.importers.__main__ import add_arguments as _import_arguments
+
+    _import_arguments(i)
+    i.set_defaults(func=cmd_data_import)
 
     for extra in EXTRA_COMMANDS:
         extra(sub)

@@ -134,7 +134,14 @@ def bw2calc_bom(
 
 def startup_probe(release: Path, demand: dict[tuple[str, str], float]) -> dict[str, float]:
     code = f"""
-import json, resource, time, sys
+import json, time, sys
+
+def rss_mb(field):  # this process only (ru_maxrss would include the parent's peak after fork)
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
 sys.path.insert(0, {str(ROOT)!r})
 t0 = time.perf_counter()
 from pathlib import Path
@@ -143,12 +150,12 @@ e = Engine.load(Path({str(release)!r}), factorize="lazy")
 t_load = time.perf_counter() - t0
 demand = {{tuple(k): v for k, v in json.loads({json.dumps([[list(k), v] for k, v in demand.items()])!r})}}
 e.footprint(demand)
-rss_serving = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss_serving = rss_mb("VmHWM")
 t = time.perf_counter(); e.factorization(); t_fact = time.perf_counter() - t
 e.hotspots(demand)
 if e.bank_ready:
     e.monte_carlo(demand)
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = rss_mb("VmHWM")
 print(json.dumps({{"startup_s": t_load, "factorize_s": t_fact, "rss_serving_mb": rss_serving, "rss_peak_mb": rss}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

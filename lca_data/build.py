@@ -173,7 +173,9 @@ def check_gaps(datasets: list[dict[str, Any]]) -> dict[str, Any]:
     ids = {d["pcf_id"] for d in datasets}
     out, problems = [], []
     for g in _rules.gaps():
-        entry = {k: g.get(k) for k in ("key", "material", "families", "status", "note")}
+        entry: dict[str, Any] = {
+            k: g.get(k) for k in ("key", "material", "families", "status", "note")
+        }
         if g["status"] == "missing":
             rx = re.compile(g["name_regex"])
             hits = sorted(d["pcf_id"] for d in datasets if rx.search(d["name"]))
@@ -245,7 +247,7 @@ def _assemble(
 
     progress("[6/7] China-grid variants of USLCI")
     kwh = {}
-    for gid, g in imp.db.unit_groups.items():
+    for gid, _g in imp.db.unit_groups.items():
         f = imp.db.unit_by_name.get((gid, "kWh"))
         if f:
             kwh[gid] = 1.0 / f
@@ -271,26 +273,13 @@ def _assemble(
     all_ds = cn + sf + us + [d for _, vds in variants for d in vds]
     gaps = check_gaps(all_ds)
 
-    engine_export = {"status": "skipped"}
-    try:
-        from app.background.engine_export import (
-            export_engine_arrays,  # written by the engine helper
-        )
-    except ImportError as exc:  # TODO(engine): remove once app/background/engine_export.py exists
-        engine_export = {
-            "status": "skipped",
-            "reason": f"app.background.engine_export not importable: {exc}",
-        }
-        progress("  WARNING: engine arrays NOT exported (app.background.engine_export missing)")
-    else:
-        progress("  exporting engine arrays (app.background.engine_export)")
-        te = time.time()
-        result = export_engine_arrays(release_dir)
-        engine_export = {
-            "status": "done",
-            "seconds": round(time.time() - te, 2),
-            "result": result if isinstance(result, (dict, list, str, int, float)) else None,
-        }
+    # The engine's arrays are part of every release: no release without them.
+    from app.background.engine_export import export_engine_arrays
+
+    progress("  exporting engine arrays (app.background.engine_export)")
+    te = time.time()
+    export_engine_arrays(release_dir)
+    engine_export: dict[str, Any] = {"status": "done", "seconds": round(time.time() - te, 2)}
 
     catalogue = sorted((catalogue_record(d) for d in all_ds), key=lambda x: x["pcf_id"])
     ids = [c["pcf_id"] for c in catalogue]

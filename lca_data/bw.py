@@ -118,7 +118,8 @@ def write_biosphere_and_methods(
         id_by_code[a["code"]] = a.id
     progress(f"  biosphere3: {len(records)} elementary flows")
     indicator_methods = {tuple(m) for m in indicator_methods}
-    written, characterized = [], set()
+    written: list[Any] = []
+    characterized: set[str] = set()
     all_methods = [
         (
             m["name"],

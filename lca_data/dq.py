@@ -33,7 +33,7 @@ def time_score(reference_year: int | None, cfg: dict[str, Any]) -> tuple[int, st
     for band in cfg["time"]["bands"]:
         if age <= band["max_age"]:
             return int(band["score"]), f"time:age<={band['max_age']}"
-    raise ValueError("time bands do not cover age %s" % age)  # pragma: no cover
+    raise ValueError(f"time bands do not cover age {age}")  # pragma: no cover
 
 
 def score(

@@ -301,7 +301,7 @@ def build_sourced_factors(
             "proxy": q["proxy"],
             "second_hand": "second_hand" in flags,
             "allocation": None,
-            "exchanges": [{"type": "production", "input": (DATABASE, rid), "amount": 1.0}] + exs,
+            "exchanges": [{"type": "production", "input": (DATABASE, rid), "amount": 1.0}, *exs],
         }
         datasets.append(ds)
     rep["datasets"] = len(datasets)

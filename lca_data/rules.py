@@ -27,4 +27,4 @@ def gaps() -> list[dict[str, Any]]:
 
 
 def rule_files() -> list[Path]:
-    return sorted(RULES_DIR.glob("*.yaml")) + [GAPS_FILE]
+    return [*sorted(RULES_DIR.glob("*.yaml")), GAPS_FILE]

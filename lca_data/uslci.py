@@ -25,7 +25,7 @@ ELEMENTARY = "ELEMENTARY_FLOW"
 
 
 def _load_dir(path: Path) -> dict[str, dict[str, Any]]:
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     if not path.is_dir():
         return out
     for f in sorted(path.glob("*.json")):
@@ -171,7 +171,7 @@ class UslciImport:
 
         def make(e: dict[str, Any], factor: float) -> Product:
             fid = e["flow"]["@id"]
-            amt_ref, ok = self.db.to_reference(e)
+            amt_ref, _ok = self.db.to_reference(e)
             unit = e["unit"]["name"]
             uf = self.db.unit_factor_in_flow_ref_group(fid, unit) or 1.0
             is_ref = fid == qref_flow
@@ -236,8 +236,8 @@ class UslciImport:
             and sum(a for a, _ in amounts) > 0
         ):
             total = sum(a for a, _ in amounts)
-            prods = [make(e, a / total) for e, (a, _) in zip(outs, amounts)]
-            prop_name = (self.db.flow_properties.get(next(iter(props))) or {}).get("name", "?")
+            prods = [make(e, a / total) for e, (a, _) in zip(outs, amounts, strict=False)]
+            prop_name = (self.db.flow_properties.get(str(next(iter(props)))) or {}).get("name", "?")
             rep["by_property"].append(
                 {
                     "process": pid,
@@ -281,7 +281,7 @@ class UslciImport:
 
         # provider map: product flow -> activity
         candidates: dict[str, list[Product]] = defaultdict(list)
-        for pid, prods in products.items():
+        for prods in products.values():
             for p in prods:
                 candidates[p.flow_id].append(p)
         provider: dict[str, Product] = {}
@@ -299,8 +299,8 @@ class UslciImport:
                     }
                 )
 
-        totals = Counter()
-        cut_by_flow = Counter()
+        totals: Counter[str] = Counter()
+        cut_by_flow: Counter[str] = Counter()
         unmapped: dict[tuple[str, str], dict[str, Any]] = {}
         dropped_flows: set[tuple[str, str]] = set()
         mapping_rows: dict[tuple[str, bool], dict[str, Any]] = {}
@@ -425,7 +425,7 @@ class UslciImport:
                     amount = sign * amt_ref * per_unit
                     ex = {
                         "type": "biosphere",
-                        "input": ("biosphere3", dec.flow.code),
+                        "input": ("biosphere3", dec.flow.code),  # type: ignore[union-attr]
                         "amount": amount,
                     }
                     ex.update(_lognormal(amount, e.get("uncertainty")))
@@ -446,7 +446,7 @@ class UslciImport:
                     "unmapped_ghg_flows": sorted(unmapped_here),
                 }
                 loc = (proc.get("location") or {}).get("name")
-                year = reference_year(proc, year_range)  # type: ignore[arg-type]
+                year = reference_year(proc, year_range)
                 q = _dq.score(
                     "uslci_unit_process", location=loc, reference_year=year, cut_off_share=share
                 )
@@ -623,7 +623,7 @@ def make_variant(
             elif ex["type"] == "technosphere" and ex["input"][0] == src_db:
                 code = ex["input"][1]
                 if code in is_grid and d["code"] not in is_grid:
-                    factor = kwh_per_ref_unit.get(ex.get("ref_unit_group"))
+                    factor = kwh_per_ref_unit.get(str(ex.get("ref_unit_group")))
                     if factor is None:
                         unconvertible += 1
                         ex["input"] = (variant["database"], code)

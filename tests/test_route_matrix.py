@@ -61,6 +61,7 @@ class Call:
     data: dict[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     auth: tuple[str, str] | None = None
+    files: dict[str, Any] | None = None
 
 
 @dataclass
@@ -197,6 +198,58 @@ def _deprecate(w: World, org: Org) -> Call:
     return Call("POST", f"/v1/pcrs/{code}/versions/{v.version}/deprecate", json={"reason": "x"})
 
 
+# ---------------------------------------------------------------------------- footprints
+MAKER = frozenset({Role.manufacturer})
+READERS = frozenset({Role.manufacturer, Role.viewer})
+_FP_BACKGROUND: list[Any] = []
+
+
+def _fp_background() -> Any:
+    import os
+
+    from app.background.loader import load_background
+    from app.core.settings import PROJECT_ROOT
+
+    if not _FP_BACKGROUND:
+        d = Path(os.environ.get("PCF_TEST_DATA_DIR", PROJECT_ROOT / "var" / "data"))
+        _FP_BACKGROUND.append(load_background(d))
+    return _FP_BACKGROUND[0]
+
+
+def _footprint(w: World, org: Org) -> str:
+    """A footprint of ``org`` (the beer example), stored through the service."""
+    from app.accounts.principal import Principal
+    from app.core.settings import get_settings
+    from app.footprints import services as fps
+    from app.footprints import upload
+
+    _seeded(w)
+    p = Principal("matrix", org.id, org.name, org.kind.value, Role.manufacturer)
+    with w.session(org) as s:
+        fp = fps.create(s, p, upload.example_data("beer"), _fp_background(), get_settings())
+        return str(fp.id)
+
+
+def _fp_create(w: World, org: Org) -> Call:
+    from app.footprints import upload
+
+    _seeded(w)
+    return Call("POST", "/v1/footprints", json=upload.example_data("beer"))
+
+
+def _fp_upload(w: World, org: Org) -> Call:
+    from app.footprints import upload
+
+    _seeded(w)
+    csv = upload.template_csv("beer").encode()
+    return Call("POST", "/v1/footprints/upload", files={"file": ("beer.csv", csv, "text/csv")})
+
+
+def _fp_compare(w: World, org: Org) -> Call:
+    fp = _footprint(w, org)
+    return Call("POST", "/v1/footprints/compare", json={"a": fp, "b": fp})
+
+
 ASSOC = frozenset({Role.association})
 WRITERS = frozenset({Role.association, Role.admin})
 
@@ -257,6 +310,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/pcrs/{code}/drafts/{draft_id}/publish"): Entry(
         ASSOC, _draft_call("POST", "/publish", edited=True), ok=201, tenancy="org"
     ),
+    # footprints (app/footprints/routes.py)
+    ("POST", "/v1/footprints"): Entry(MAKER, _fp_create, ok=201),
+    ("POST", "/v1/footprints/upload"): Entry(MAKER, _fp_upload, ok=201),
+    ("GET", "/v1/footprints"): Entry(READERS, static("GET", "/v1/footprints?pcr_code=beer")),
+    ("GET", "/v1/footprints/{footprint_id}"): Entry(
+        READERS, lambda w, org: Call("GET", f"/v1/footprints/{_footprint(w, org)}"), tenancy="org"
+    ),
+    ("POST", "/v1/footprints/{footprint_id}/recalculate"): Entry(
+        MAKER,
+        lambda w, org: Call("POST", f"/v1/footprints/{_footprint(w, org)}/recalculate", json={}),
+        ok=201,
+        tenancy="org",
+    ),
+    ("POST", "/v1/footprints/compare"): Entry(READERS, _fp_compare, tenancy="org"),
+    ("GET", "/v1/templates/{pcr_code}.xlsx"): Entry(ALL, static("GET", "/v1/templates/beer.xlsx")),
+    ("GET", "/v1/examples/{pcr_code}"): Entry(ALL, static("GET", "/v1/examples/beer")),
 }
 
 
@@ -351,6 +420,7 @@ def _send(client: TestClient, call: Call, token: str | None) -> Any:
         data=call.data,
         headers=headers,
         auth=call.auth,  # type: ignore[arg-type]
+        files=call.files,
     )
 
 

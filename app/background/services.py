@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import Request
 
 from app.background.catalogue import Catalogue
+from app.background.loader import BackgroundData
 from app.background.release import ReleaseRef, list_releases
 from app.background.schemas import Dataset, DatasetPage, MissingMaterial, Release
-from app.background.loader import BackgroundData
 from app.core.errors import NotFound, ServiceUnavailable
 
 

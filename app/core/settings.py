@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an Idempotency-Key is remembered."
     )
+    # Footprint calculation (docs/methodology.md).
+    footprint_max_amount: float = Field(
+        1e9, gt=0, description="Largest absolute number accepted anywhere in a footprint input."
+    )
+    footprint_mc_iterations: int = Field(
+        500, ge=10, le=100_000, description="Monte Carlo iterations of the 95 % interval."
+    )
+    footprint_mc_seed: int = Field(20240101, ge=0, description="Seed of the Monte Carlo runs.")
+    footprint_max_upload_rows: int = Field(
+        5000, ge=1, description="Most rows of an uploaded CSV/XLSX."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -122,6 +122,8 @@ class Calculation:
     normalised_input: dict[str, Any]
     input_hash: str
     rule: RuleRef
+    # demand on background activities per stage, per reference flow (for checks and tests)
+    demand: dict[Stage, dict[ActivityKey, float]] = field(default_factory=dict)
 
 
 def dataset_unit(unit: str) -> str:
@@ -770,7 +772,17 @@ def calculate(
     norm = normalised(inp, ref.version, boundary.value, gwp.value)
     digest = input_hash(norm)
     result["provenance"]["input_hash"] = digest
-    return Calculation(result=result, normalised_input=norm, input_hash=digest, rule=ref)
+    demand: dict[Stage, dict[ActivityKey, float]] = defaultdict(lambda: defaultdict(float))
+    for it in b.items:
+        if it.key is not None:
+            demand[it.stage][it.key] += it.amount
+    return Calculation(
+        result=result,
+        normalised_input=norm,
+        input_hash=digest,
+        rule=ref,
+        demand={st: dict(d) for st, d in demand.items()},
+    )
 
 
 def _assemble(

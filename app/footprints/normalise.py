@@ -106,10 +106,40 @@ def _line(**kw: Any) -> FootprintLine:
     return FootprintLine.model_construct(**kw)
 
 
+def _in_kg(line: FootprintLine, at: str, errors: list[FieldError]) -> FootprintLine:
+    """A line counted in pieces with the mass of one piece → the same line in kg (so the rule's
+    material masses and end of life see it); its sub-assembly lines likewise."""
+    update: dict[str, Any] = {}
+    if line.lines:
+        update["lines"] = [
+            _in_kg(sub, f"{at}/lines/{i}", errors) for i, sub in enumerate(line.lines)
+        ]
+    pm = line.piece_mass
+    if pm is not None:
+        try:
+            per_piece = quantity(pm.value, pm.unit).to("kg").magnitude
+            pieces = quantity(line.amount, line.unit).to("item").magnitude
+        except (UnitProblem, Exception):  # pint raises DimensionalityError
+            errors.append(
+                FieldError(
+                    at + "/piece_mass",
+                    "unit_incompatible",
+                    f"piece_mass needs a line counted in pieces (not {line.unit}) and a mass "
+                    f"(not {pm.unit})",
+                    {"line_unit": line.unit, "piece_mass_unit": pm.unit},
+                )
+            )
+        else:
+            update.update(amount=float(pieces * per_piece), unit="kg", piece_mass=None)
+    return line.model_copy(update=update) if update else line
+
+
 def expand(inp: FootprintInput, grid: FactorValue | None) -> Expanded:
-    lines: list[FootprintLine] = list(inp.lines)
-    origin: dict[int, Origin] = {}
     errors: list[FieldError] = []
+    lines: list[FootprintLine] = [
+        _in_kg(line, f"/lines/{i}", errors) for i, line in enumerate(inp.lines)
+    ]
+    origin: dict[int, Origin] = {}
 
     def add(line: FootprintLine, o: Origin) -> None:
         origin[len(lines)] = o

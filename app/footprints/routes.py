@@ -9,16 +9,16 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
-from fastapi.encoders import jsonable_encoder
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from app.accounts.deps import AnyRole, require
 from app.accounts.idempotency import Idempotent
 from app.accounts.principal import Principal, Role
 from app.background.services import require_background
 from app.core.deps import DbSession
-from app.core.errors import FieldError, PayloadTooLarge, ValidationFailed
+from app.core.errors import FieldError, ValidationFailed
 from app.footprints import services, upload
 from app.footprints.models import Footprint
 from app.footprints.schemas import (
@@ -31,7 +31,6 @@ from app.footprints.schemas import (
     FootprintSummary,
     RecalculateIn,
 )
-from app.footprints.settings import get_footprint_settings
 
 router = APIRouter(prefix="/v1", tags=["footprints"])
 
@@ -118,41 +117,68 @@ async def create_footprint(
     return idem.respond(201, lambda: out(services.create(session, principal, raw, bg, settings)))
 
 
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "a .csv or .xlsx file in the template",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/footprints/upload",
     status_code=201,
     response_model=FootprintOut,
     summary="Calculate a footprint from a CSV or XLSX file",
     description="The same input as a file in the template of `GET /v1/templates/{pcr_code}.xlsx` "
-    "(CSV: the same columns, UTF-8). Problems point into the JSON the file stands for and name "
-    "the row. (No Idempotency-Key: the multipart body is parsed before it could be hashed.)",
+    "(CSV: the same columns, UTF-8), as multipart field `file`. Problems point into the JSON the "
+    "file stands for and name the row.",
     responses=_422,
+    openapi_extra=_UPLOAD_BODY,
 )
 async def upload_footprint(
-    request: Request,
-    principal: Maker,
-    session: DbSession,
-    file: Annotated[UploadFile, File(description="a .csv or .xlsx file in the template")],
+    request: Request, principal: Maker, session: DbSession, idem: Idempotent
 ) -> JSONResponse:
-    data = await file.read()
-    limit = request.app.state.settings.max_body_bytes
-    if len(data) > limit:
-        raise PayloadTooLarge(
-            f"The file is larger than PCF_MAX_BODY_BYTES ({limit} bytes).",
-            limit="PCF_MAX_BODY_BYTES",
-            max=limit,
+    # The Idempotency-Key dependency has read (and cached) the raw body; parse the form from it.
+    form = await request.form()
+    file = form.get("file")
+    if not isinstance(file, StarletteUploadFile):
+        raise ValidationFailed(
+            "Send the file as multipart/form-data field 'file'.",
+            code="file_missing",
+            errors=[FieldError("/file", "missing", "a .csv or .xlsx file is required")],
         )
+    data = await file.read()
     parsed = upload.read_upload(
-        file.filename or "", file.content_type or "", data, get_footprint_settings().max_upload_rows
+        file.filename or "",
+        file.content_type or "",
+        data,
+        request.app.state.settings.footprint_max_upload_rows,
     )
     bg = require_background(request)
     settings = request.app.state.settings
 
-    try:
-        fp = services.create(session, principal, parsed.data, bg, settings)
-    except ValidationFailed as exc:
-        raise parsed.with_rows(exc) from None
-    return JSONResponse(jsonable_encoder(out(fp)), status_code=201)
+    def create() -> FootprintOut:
+        try:
+            return out(services.create(session, principal, parsed.data, bg, settings))
+        except ValidationFailed as exc:
+            raise parsed.with_rows(exc) from None
+
+    return idem.respond(201, create)
 
 
 @router.get(
@@ -212,13 +238,19 @@ def recalculate_footprint(
     request: Request,
     principal: Maker,
     session: DbSession,
+    idem: Idempotent,
     body: RecalculateIn | None = None,
-) -> FootprintOut:
+) -> JSONResponse:
     bg = require_background(request)
-    fp = services.recalculate(
-        session, principal, footprint_id, body or RecalculateIn(), bg, request.app.state.settings
+    settings = request.app.state.settings
+    return idem.respond(
+        201,
+        lambda: out(
+            services.recalculate(
+                session, principal, footprint_id, body or RecalculateIn(), bg, settings
+            )
+        ),
     )
-    return out(fp)
 
 
 @router.post(

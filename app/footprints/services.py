@@ -28,20 +28,18 @@ from app.footprints.engine_port import engine_view
 from app.footprints.models import Footprint
 from app.footprints.normalise import check_numbers
 from app.footprints.schemas import CompareIn, FootprintInput, Overrides, RecalculateIn
-from app.footprints.settings import get_footprint_settings
 from app.rules import services as rules
 from app.rules.interpreter import ptr
 from app.rules.schema import STAGE_ORDER
 
 
 def config(settings: Any) -> CalcConfig:
-    fs = get_footprint_settings()
     return CalcConfig(
         max_lines=settings.max_bom_lines,
         max_depth=settings.max_bom_depth,
-        max_amount=fs.max_amount,
-        mc_iterations=fs.mc_iterations,
-        mc_seed=fs.mc_seed,
+        max_amount=settings.footprint_max_amount,
+        mc_iterations=settings.footprint_mc_iterations,
+        mc_seed=settings.footprint_mc_seed,
     )
 
 

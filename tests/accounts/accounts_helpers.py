@@ -9,6 +9,7 @@ from app.accounts import service
 from app.accounts.principal import OrgKind, Role
 from app.core.database import Database
 from app.core.security import issue_token
+from app.core.settings import DEFAULT_SECRET
 from app.core.tenancy import unscoped
 
 
@@ -51,7 +52,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def mint(creds: Creds, key: str = "dev-insecure-secret-change-me", **kw: Any) -> str:
+def mint(creds: Creds, key: str = DEFAULT_SECRET, **kw: Any) -> str:
     """A token as /auth/token would issue it (without paying argon2 in every test)."""
     return issue_token(
         key,

@@ -28,7 +28,9 @@ def background(data_dir: Path) -> BackgroundData:
     release = current_release(data_dir)
     assert release is not None
     if not (release.path / "engine" / "index.json").is_file():
-        pytest.skip(f"release {release.release_id} has no engine arrays: rebuild it (pcf data build)")
+        pytest.skip(
+            f"release {release.release_id} has no engine arrays: rebuild it (pcf data build)"
+        )
     bg = load_background(data_dir)
     assert bg is not None
     bg.engine.factorization()

@@ -1,0 +1,253 @@
+"""HTTP benchmark of ``POST /v1/footprints``: the service with two workers on PostgreSQL, the
+examples posted from a separate process for a fixed time.
+
+    .venv/bin/python bench/http.py [--seconds 60] [--workers 2] [--concurrency 32]
+                                   [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+                                   [--data-dir var/data] [--json results.json]
+
+Creates a throwaway database (dropped at the end), migrates it, seeds the rules and one
+manufacturer client, starts ``pcf serve`` (uvicorn, ``--workers``), waits for ``/readyz``, then a
+load process keeps ``--concurrency`` requests in flight (HTTP/1.1 keep-alive), cycling through
+``examples/*.json``. Prints requests per second, p50 / p99 latency and the error count. Numbers
+depend on the machine: never asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's ``http`` package: run as a script, its folder
+# comes first on sys.path and would shadow it. Drop the folder before anything imports ``http``.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _prepare(admin_url: str, data_dir: Path) -> tuple[str, dict[str, str], str]:
+    """A fresh migrated database with the rules and a manufacturer; (url, env, token)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from app.accounts import service
+    from app.core.database import Database
+    from app.core.migrate import upgrade_to_head
+    from app.core.security import issue_token
+    from app.core.settings import Settings
+    from app.core.tenancy import unscoped
+    from app.rules.seed import seed_rules
+
+    name = f"pcf_bench_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade_to_head(url)
+    seed_rules(url)
+    db = Database(url)
+    with db.session() as s:
+        unscoped(s)
+        org = service.create_organisation(
+            s, None, name="Bench brewery", kind="manufacturer", families=(), actor="bench"
+        )
+        client, _ = service.create_client(s, None, org=org, role="manufacturer", actor="bench")
+        client_id, org_id, version = client.client_id, org.id, client.secret_version
+    db.dispose()
+    env = {
+        **os.environ,
+        "PCF_DATABASE_URL": url,
+        "PCF_DATA_DIR": str(data_dir),
+        "PCF_RATE_LIMIT_PER_MINUTE": "0",
+        "PCF_LOG_LEVEL": "WARNING",
+        "PCF_ENV": "dev",
+    }
+    settings = Settings(database_url=url, data_dir=data_dir)
+    token = issue_token(
+        settings.secret_key,
+        client_id=client_id,
+        org_id=org_id,
+        role="manufacturer",
+        secret_version=version,
+        ttl_seconds=3600,
+    )
+    return url, env, token
+
+
+def _drop(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _wait_ready(base: str, timeout: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(base + "/readyz", timeout=2)
+            if r.status_code == 200 and r.json().get("background", r.json()).get(
+                "release_id", True
+            ):
+                return
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the service did not become ready")
+
+
+# ----------------------------------------------------------------------------- load process
+async def _load(
+    base: str, token: str, bodies: list[bytes], seconds: float, concurrency: int
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    end = time.perf_counter() + seconds
+    n = 0
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        # warm-up: every example once per worker-ish, not counted
+        for body in bodies * 2:
+            await client.post("/v1/footprints", content=body, headers=headers)
+
+        async def worker(i: int) -> None:
+            nonlocal n
+            k = i
+            while time.perf_counter() < end:
+                body = bodies[k % len(bodies)]
+                k += 1
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/v1/footprints", content=body, headers=headers)
+                    status = r.status_code
+                except httpx.HTTPError as exc:
+                    status = -1
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                dt = time.perf_counter() - t0
+                if status == 201:
+                    latencies.append(dt)
+                elif status != -1:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+                n += 1
+
+        t_start = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - t_start
+    lat = sorted(latencies)
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+    return {
+        "seconds": elapsed,
+        "requests": n,
+        "ok": len(lat),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "rps": n / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
+    }
+
+
+def _load_process(args: tuple[str, str, list[bytes], float, int], out: Any) -> None:
+    out.put(asyncio.run(_load(*args)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "PCF_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "var" / "data")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    a = ap.parse_args()
+
+    bodies = [p.read_bytes() for p in sorted((ROOT / "examples").glob("*.json"))]
+    url, env, token = _prepare(a.pg, a.data_dir.resolve())
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(a.workers),
+    ]
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        _wait_ready(base)
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        p = ctx.Process(
+            target=_load_process, args=((base, token, bodies, a.seconds, a.concurrency), q)
+        )
+        p.start()
+        result = q.get()
+        p.join()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        _drop(a.pg, url)
+    result.update(
+        workers=a.workers,
+        concurrency=a.concurrency,
+        examples=len(bodies),
+        cpus=os.cpu_count(),
+    )
+    print(
+        f"POST /v1/footprints, {a.workers} workers, PostgreSQL, {a.concurrency} in flight, "
+        f"{result['seconds']:.0f} s: {result['rps']:.1f} requests/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+        f"errors {result['errors']} {result['error_kinds'] or ''}"
+    )
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
