@@ -20,6 +20,8 @@ from app.core.limits import install_limits
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware
 from app.core.settings import Settings, get_settings
+from app.exports.pact.host import router as pact_router
+from app.exports.routes import router as exports_router
 from app.footprints.routes import router as footprints_router
 from app.health.routes import router as health_router
 from app.rules.routes import router as rules_router
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(background_router)
     app.include_router(rules_router)
     app.include_router(footprints_router)
+    app.include_router(exports_router)
+    app.include_router(pact_router)
     return app
 
 

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from app.accounts.models import ApiClient, AuditEntry, IdempotencyRecord, Organisation
 from app.core.database import metadata
+from app.exports.models import CbamSupplierData, PactEvent, PactRecipient, PactShare
 from app.footprints.models import Footprint
 from app.rules.models import PcrRule, PcrVersion
 
 __all__ = [
     "ApiClient",
     "AuditEntry",
+    "CbamSupplierData",
     "Footprint",
     "IdempotencyRecord",
     "Organisation",
+    "PactEvent",
+    "PactRecipient",
+    "PactShare",
     "PcrRule",
     "PcrVersion",
     "metadata",

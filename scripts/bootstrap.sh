@@ -21,8 +21,11 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if [[ "$(cat .venv/.installed 2>/dev/null || true)" != "$stamp_src" ]]; then
   echo "bootstrap: installing pinned dependencies (requirements.lock)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  pipq() {  # pip, quiet, without the notices about absent local mirrors of this machine
+    .venv/bin/python -m pip "$@" -q --disable-pip-version-check 2> >(grep -v "is ignored: it is neither" >&2)
+  }
+  pipq install --upgrade pip
+  pipq install -r requirements.lock
+  pipq install --no-deps -e .
   echo "$stamp_src" > .venv/.installed
 fi

@@ -156,6 +156,18 @@ class SuperLUFactorization:
             return np.asarray(self._lu.solve(rhs, trans="T" if transpose else "N"))
 
 
+def limit_native_threads(n: int) -> None:
+    """Limit the BLAS / MKL thread pools of this process to ``n`` threads (no-op without
+    threadpoolctl). For serving: request-time numerics are too small to gain from threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - depends on the environment
+        return
+    if _have_pardiso():
+        import pypardiso  # noqa: F401 - loads MKL, so that its pool is limited as well
+    threadpool_limits(limits=max(1, int(n)))
+
+
 def factorize(matrix: sp.spmatrix, backend: str = "auto") -> Factorization:
     """Factorize a square sparse matrix with ``backend`` in {"auto", "pardiso", "superlu"}."""
     if backend == "pardiso" or (backend == "auto" and _have_pardiso()):

@@ -25,7 +25,6 @@ from app.exports.report import render
 from app.exports.schemas import (
     CbamInput,
     CbamInputOut,
-    ClientId,
     CnCode,
     PactEventOut,
     RecipientIn,
@@ -41,7 +40,9 @@ Maker = Annotated[Principal, Depends(require(Role.manufacturer))]
 Reader = Annotated[Principal, Depends(require(Role.manufacturer, Role.viewer))]
 FootprintId = Annotated[uuid.UUID, Path(description="the footprint's id")]
 ClientPath = Annotated[str, Path(max_length=64, pattern=r"^[\x21-\x7e]+$")]
-_404: dict[int | str, dict[str, Any]] = {404: {"description": "No such footprint in your organisation."}}
+_404: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such footprint in your organisation."}
+}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -106,9 +107,7 @@ def create_share(
     summary="Who a footprint is shared with over PACT",
     responses=_404,
 )
-def list_shares(
-    footprint_id: FootprintId, principal: Reader, session: DbSession
-) -> list[ShareOut]:
+def list_shares(footprint_id: FootprintId, principal: Reader, session: DbSession) -> list[ShareOut]:
     return [_share_out(r) for r in services.list_shares(session, principal, footprint_id)]
 
 
@@ -136,7 +135,9 @@ def put_recipient(
     client_id: ClientPath, body: RecipientIn, principal: Maker, session: DbSession
 ) -> RecipientOut:
     row = services.put_recipient(session, principal, client_id, body)
-    return RecipientOut(client_id=row.client_id, events_url=row.events_url, created_at=row.created_at)
+    return RecipientOut(
+        client_id=row.client_id, events_url=row.events_url, created_at=row.created_at
+    )
 
 
 @router.get(

@@ -78,7 +78,9 @@ def _product_cn(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, s
     rows = session.exec(
         select(CbamSupplierData).where(col(CbamSupplierData.footprint_id).in_(list(ids)))
     ).all()
-    return {r.footprint_id: r.data["product_cn_code"] for r in rows if r.data.get("product_cn_code")}
+    return {
+        r.footprint_id: r.data["product_cn_code"] for r in rows if r.data.get("product_cn_code")
+    }
 
 
 def pact_documents(
@@ -134,7 +136,9 @@ def pact_preview(
 # ============================================================================ shares
 def _client_exists(session: Session, client_id: str) -> bool:
     row = session.exec(
-        select(ApiClient.id).where(ApiClient.client_id == client_id, col(ApiClient.revoked_at).is_(None))
+        select(ApiClient.id).where(
+            ApiClient.client_id == client_id, col(ApiClient.revoked_at).is_(None)
+        )
     ).first()
     return row is not None
 
@@ -151,7 +155,9 @@ def share(
         raise ValidationFailed(
             f"No active API client {client_id}.",
             code="client_not_found",
-            errors=[FieldError("/client_id", "client_not_found", "no active API client with this id")],
+            errors=[
+                FieldError("/client_id", "client_not_found", "no active API client with this id")
+            ],
         )
     try:  # a footprint PACT cannot represent is refused now, not when a recipient asks
         pact_documents(session, [fp], {principal.org_id: principal.org_name}, catalogue)
@@ -163,8 +169,9 @@ def share(
         )
     ).first()
     if existing is not None:
-        raise Conflict(f"Footprint {footprint_id} is already shared with {client_id}.",
-                       code="already_shared")
+        raise Conflict(
+            f"Footprint {footprint_id} is already shared with {client_id}.", code="already_shared"
+        )
     row = PactShare(
         org_id=principal.org_id,
         footprint_id=footprint_id,
@@ -188,9 +195,7 @@ def share(
     return row
 
 
-def list_shares(
-    session: Session, principal: Principal, footprint_id: uuid.UUID
-) -> list[PactShare]:
+def list_shares(session: Session, principal: Principal, footprint_id: uuid.UUID) -> list[PactShare]:
     get_footprint(session, principal, footprint_id)
     return list(
         session.exec(
@@ -281,7 +286,7 @@ def delete_recipient(session: Session, principal: Principal, client_id: str) -> 
     )
 
 
-# ============================================================================ PACT host (cross-organisation)
+# ============================================================================ PACT host (cross-org)
 def shared_with(
     session: Session, client_id: str, as_of: datetime | None = None
 ) -> list[tuple[Footprint, str]]:
@@ -357,9 +362,7 @@ def put_cbam(
     return row
 
 
-def get_cbam(
-    session: Session, principal: Principal, footprint_id: uuid.UUID
-) -> CbamSupplierData:
+def get_cbam(session: Session, principal: Principal, footprint_id: uuid.UUID) -> CbamSupplierData:
     get_footprint(session, principal, footprint_id)
     row = _cbam_row(session, footprint_id)
     if row is None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.background.engine import limit_native_threads
 from app.background.indicators import INDICATOR_KEYS, PRIMARY
 
 ActivityKey = tuple[str, str]
@@ -101,11 +102,18 @@ _VIEWS: dict[int, EngineView] = {}
 _LOCK = threading.Lock()
 
 
-def engine_view(bg: Any) -> EngineView:
-    """The (cached) view of a loaded background's engine."""
+def engine_view(bg: Any, *, native_threads: int | None = 1) -> EngineView:
+    """The (cached) view of a loaded background's engine.
+
+    The first view of a process limits the native thread pools (MKL Pardiso, OpenBLAS) to
+    ``native_threads`` (None: leave them): a request's numerics are one sparse solve and a few
+    small products, which extra threads do not speed up; their spinning only takes the cores
+    the other request workers need (it doubled the CPU time of a footprint on 2 cores)."""
     with _LOCK:
         view = _VIEWS.get(id(bg.engine))
         if view is None:
+            if native_threads is not None and not _VIEWS:
+                limit_native_threads(native_threads)
             view = EngineAdapter(bg.engine)
             _VIEWS[id(bg.engine)] = view
         return view

@@ -85,7 +85,9 @@ def parse_input(raw: Any, bg: Any, cfg: CalcConfig) -> FootprintInput:
 
 def _rule_for(session: Session, inp: FootprintInput) -> tuple[Any, RuleRef]:
     try:
-        v = rules.resolve_for_footprint(session, inp.product.pcr_code, inp.product.pcr_version)
+        v = rules.resolve_ref_for_footprint(
+            session, inp.product.pcr_code, inp.product.pcr_version
+        )
     except NotFound as exc:
         where = "/product/pcr_version" if inp.product.pcr_version else "/product/pcr_code"
         raise ValidationFailed(
@@ -93,8 +95,8 @@ def _rule_for(session: Session, inp: FootprintInput) -> tuple[Any, RuleRef]:
             code="rule_not_found",
             errors=[FieldError(where, "rule_not_found", exc.detail)],
         ) from exc
-    ref = RuleRef(code=v.rule_code, version=v.version or "", content_hash=v.content_hash)
-    return rules.compiled(v), ref
+    ref = RuleRef(code=v.rule_code, version=v.version, content_hash=v.content_hash)
+    return rules.compiled_ref(session, v), ref
 
 
 def run(session: Session, inp: FootprintInput, bg: Any, cfg: CalcConfig) -> Calculation:

@@ -203,6 +203,54 @@ def resolve_for_footprint(session: Session, code: str, version: str | None = Non
     return get_version(session, code, version) if version else latest_published(session, code)
 
 
+@dataclass(frozen=True)
+class VersionRef:
+    """What a footprint needs of a rule version: its identity, not its document."""
+
+    id: uuid.UUID
+    rule_code: str
+    version: str
+    content_hash: str
+
+
+def _ref_query(code: str, version: str | None) -> Any:
+    t = PcrVersion.__table__  # type: ignore[attr-defined]
+    stmt = select(t.c.id, t.c.rule_code, t.c.version, t.c.content_hash).where(
+        t.c.rule_code == code
+    )
+    if version:
+        return stmt.where(t.c.version == version)
+    # The newest published version: the first published one of ``_released``'s order.
+    return (
+        stmt.where(t.c.status == VersionStatus.published.value)
+        .order_by(t.c.major.desc(), t.c.minor.desc(), t.c.patch.desc())
+        .limit(1)
+    )
+
+
+def resolve_ref_for_footprint(session: Session, code: str, version: str | None = None) -> VersionRef:
+    """``resolve_for_footprint`` in one small query (no rule document, no ORM objects).
+
+    Not found: ``resolve_for_footprint`` answers, with its own errors."""
+    row = session.connection().execute(_ref_query(code, version)).first()
+    if row is None:
+        v = resolve_for_footprint(session, code, version)  # raises NotFound as it always did
+        return VersionRef(v.id, v.rule_code, v.version or "", v.content_hash)
+    return VersionRef(row.id, row.rule_code, row.version or "", row.content_hash)
+
+
+def compiled_ref(session: Session, ref: VersionRef) -> Rule:
+    """``compiled`` for a ``VersionRef``: the document is read only when the cache misses."""
+    rule = _RULE_CACHE.get(ref.content_hash)
+    if rule is not None:
+        _RULE_CACHE.move_to_end(ref.content_hash)
+        return rule
+    v = session.get(PcrVersion, ref.id)
+    if v is None:  # pragma: no cover - versions are never deleted
+        raise NotFound(f"Rule {ref.rule_code} has no version {ref.version}.")
+    return compiled(v)
+
+
 # ============================================================================ drafts
 def _require_owner(principal: Principal, code: str) -> None:
     if not principal.owns_family(code):

@@ -105,9 +105,8 @@ def check_event(body: Any) -> dict[str, Any]:
             elif key == "status":
                 if not isinstance(value, str) or value.lower() not in {"active", "deprecated"}:
                     raise InvalidEvent("data.status must be Active or Deprecated")
-            elif key == "comment":
-                if not isinstance(value, str):
-                    raise InvalidEvent("data.comment must be a string")
+            elif key == "comment" and not isinstance(value, str):
+                raise InvalidEvent("data.comment must be a string")
     elif t == REQUEST_FULFILLED:
         if not isinstance(data.get("requestEventId"), str):
             raise InvalidEvent("data.requestEventId is required")
@@ -188,9 +187,7 @@ class DeliveryWorker:
             self._seq += 1
             self._queue.put((time.monotonic() + delay, self._seq, event_row_id))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="pact-events", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="pact-events", daemon=True)
                 self._thread.start()
 
     def stop(self) -> None:
@@ -203,7 +200,10 @@ class DeliveryWorker:
                 due, seq, row_id = self._queue.get(timeout=0.2)
             except queue.Empty:
                 with self._lock:
-                    if time.monotonic() - idle_since > self.policy.idle_exit and self._queue.empty():
+                    if (
+                        time.monotonic() - idle_since > self.policy.idle_exit
+                        and self._queue.empty()
+                    ):
                         self._thread = None
                         return
                 continue
@@ -215,7 +215,9 @@ class DeliveryWorker:
             try:
                 self._attempt(row_id)
             except Exception:  # never let one event kill the worker
-                log.exception("pact event delivery failed unexpectedly", extra={"event": str(row_id)})
+                log.exception(
+                    "pact event delivery failed unexpectedly", extra={"event": str(row_id)}
+                )
             idle_since = time.monotonic()
 
     def _attempt(self, row_id: uuid.UUID) -> None:

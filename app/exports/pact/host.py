@@ -50,7 +50,9 @@ class PactError(Exception):
         self.headers = headers or {}
 
 
-def pact_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def pact_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
@@ -85,7 +87,9 @@ class PactRoute(APIRoute):
                 return pact_error(400, "BadRequest", f"{where}: {first.get('msg', 'invalid')}")
             except AppError as exc:
                 code = _BY_STATUS.get(exc.status, "InternalError")
-                return pact_error(exc.status if exc.status < 500 else 500, code, exc.detail, exc.headers)
+                return pact_error(
+                    exc.status if exc.status < 500 else 500, code, exc.detail, exc.headers
+                )
             except StarletteHTTPException as exc:
                 code = _BY_STATUS.get(exc.status_code, "InternalError")
                 return pact_error(exc.status_code, code, str(exc.detail))
@@ -180,7 +184,11 @@ def _matches(pf: Mapping[str, Any], crit: Mapping[str, Any]) -> bool:
     if "geography" in crit:
         geo = {
             str(pcf[k]).lower()
-            for k in ("geographyCountry", "geographyCountrySubdivision", "geographyRegionOrSubregion")
+            for k in (
+                "geographyCountry",
+                "geographyCountrySubdivision",
+                "geographyRegionOrSubregion",
+            )
             if k in pcf
         }
         if not crit["geography"] & geo:
@@ -219,7 +227,10 @@ def visible(
 
 
 # ============================================================================ routes
-_ERR = {"description": "PACT error body", "content": {"application/json": {"example": {"code": "BadRequest", "message": "…"}}}}
+_ERR = {
+    "description": "PACT error body",
+    "content": {"application/json": {"example": {"code": "BadRequest", "message": "…"}}},
+}
 
 
 @router.get(
@@ -280,7 +291,11 @@ def get_footprint(id: str, request: Request) -> Response:
         except ValueError:
             raise PactError(400, "BadRequest", "id must be a UUID") from None
         session = unscoped(s)
-        rows = [(fp, n) for fp, n in services.shared_with(session, principal.client_id) if fp.id == pf_id]
+        rows = [
+            (fp, n)
+            for fp, n in services.shared_with(session, principal.client_id)
+            if fp.id == pf_id
+        ]
         if not rows:
             raise PactError(404, "NotFound", "The requested footprint could not be found.")
         fp, name = rows[0]
@@ -363,7 +378,9 @@ async def post_event(request: Request, tasks: BackgroundTasks) -> Response:
             crit = _criteria({k: v if isinstance(v, list) else [v] for k, v in data.items()})
             found = visible(session, principal.client_id, crit, _catalogue(request))
             owners = list(
-                dict.fromkeys(uuid.UUID(pf["companyIds"][0].removeprefix("urn:uuid:")) for pf in found)
+                dict.fromkeys(
+                    uuid.UUID(pf["companyIds"][0].removeprefix("urn:uuid:")) for pf in found
+                )
             ) or [fp.org_id for fp, _ in services.shared_with(session, principal.client_id)]
             url = _events_url(session, principal.client_id, owners)
             if url is None:

@@ -56,7 +56,8 @@ def bar_chart(bars: Sequence[Bar], *, title: str, chart_id: str, unit: str) -> s
             f'class="bar-label">{escape(_short(b.label, 34))}</text>'
         )
         out.append(
-            f'<rect class="bar" x="{x0:.2f}" y="{y + 3}" width="{max(w, 0.5):.2f}" height="{ROW - 8}" '
+            f'<rect class="bar" x="{x0:.2f}" y="{y + 3}" width="{max(w, 0.5):.2f}" '
+            f'height="{ROW - 8}" '
             f'fill="{colour}" data-label="{escape(b.label)}" data-value="{b.value!r}"/>'
         )
         out.append(

@@ -48,7 +48,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "primary data and literal factors are CO2e only.",
         "zh": "背景过程的温室气体（按上述 GWP100 特征化）；初级数据与直接因子仅有 CO2e 合计。",
     },
-    "indicators": {"en": "Fossil, biogenic and land use, reported separately", "zh": "化石、生物源与土地利用（分别报告）"},
+    "indicators": {
+        "en": "Fossil, biogenic and land use, reported separately",
+        "zh": "化石、生物源与土地利用（分别报告）",
+    },
     "packaging": {"en": "Packaging", "zh": "包装"},
     "chart_stages": {"en": "Footprint by life-cycle stage", "zh": "各生命周期阶段碳足迹"},
     "chart_contributors": {"en": "Largest contributors", "zh": "主要贡献项"},
@@ -91,7 +94,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "footer": {
         "en": "Calculated by PCF Service with Brightway 2.5. Offsets and credits are not part of "
         "this footprint. CBAM embedded emissions are a different quantity and are not shown here.",
-        "zh": "由 PCF Service 基于 Brightway 2.5 计算。碳抵消与信用不计入本碳足迹。CBAM 隐含排放是不同的量，不在本报告中列示。",
+        "zh": "由 PCF Service 基于 Brightway 2.5 计算。碳抵消与信用不计入本碳足迹。"
+        "CBAM 隐含排放是不同的量，不在本报告中列示。",
     },
     "raw_materials": {"en": "Raw materials", "zh": "原材料获取"},
     "manufacturing": {"en": "Manufacturing", "zh": "生产制造"},
@@ -101,9 +105,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "gwp100_total": {"en": "GWP100, total", "zh": "GWP100 合计"},
     "gwp100_fossil": {"en": "Fossil", "zh": "化石源"},
     "gwp100_biogenic_ch4": {"en": "Biogenic methane", "zh": "生物源甲烷"},
-    "gwp100_land_use": {"en": "Land use and land-use change (dLUC)", "zh": "土地利用及土地利用变化（dLUC）"},
-    "biogenic_co2_emission": {"en": "Biogenic CO2 emissions (kg CO2, not in the total)", "zh": "生物源 CO2 排放（kg CO2，不计入合计）"},
-    "biogenic_co2_removal": {"en": "Biogenic CO2 removals (kg CO2, not netted)", "zh": "生物源 CO2 清除（kg CO2，不抵扣）"},
+    "gwp100_land_use": {
+        "en": "Land use and land-use change (dLUC)",
+        "zh": "土地利用及土地利用变化（dLUC）",
+    },
+    "biogenic_co2_emission": {
+        "en": "Biogenic CO2 emissions (kg CO2, not in the total)",
+        "zh": "生物源 CO2 排放（kg CO2，不计入合计）",
+    },
+    "biogenic_co2_removal": {
+        "en": "Biogenic CO2 removals (kg CO2, not netted)",
+        "zh": "生物源 CO2 清除（kg CO2，不抵扣）",
+    },
     "aircraft": {"en": "Aircraft emissions", "zh": "航空运输排放"},
 }
 
@@ -113,7 +126,8 @@ CHECKLIST: list[dict[str, str]] = [
         "zh": "功能单位（部分碳足迹为声明单位）及基准流",
     },
     {
-        "en": "System boundary (cradle-to-grave or cradle-to-gate) and the life-cycle stages included",
+        "en": "System boundary (cradle-to-grave or cradle-to-gate) and the life-cycle stages "
+        "included",
         "zh": "系统边界（从摇篮到坟墓或从摇篮到大门）及包含的生命周期阶段",
     },
     {
@@ -121,7 +135,8 @@ CHECKLIST: list[dict[str, str]] = [
         "zh": "取舍准则、排除项及其影响评估",
     },
     {
-        "en": "Allocation procedures and the end-of-life / recycling method (cut-off, recycled-content or CFF)",
+        "en": "Allocation procedures and the end-of-life / recycling method (cut-off, "
+        "recycled-content or CFF)",
         "zh": "分配程序及废弃/回收方法（取舍法、再生含量法或 CFF）",
     },
     {
@@ -129,8 +144,10 @@ CHECKLIST: list[dict[str, str]] = [
         "zh": "按生命周期阶段和按温室气体的结果，及所用 GWP100 取值",
     },
     {
-        "en": "Fossil, biogenic (emissions and removals), dLUC and aircraft emissions separately (iLUC separately if considered)",
-        "zh": "化石、生物源（排放与清除）、直接土地利用变化及航空排放分别报告（如考虑间接土地利用变化亦单独报告）",
+        "en": "Fossil, biogenic (emissions and removals), dLUC and aircraft emissions separately "
+        "(iLUC separately if considered)",
+        "zh": "化石、生物源（排放与清除）、直接土地利用变化及航空排放分别报告"
+        "（如考虑间接土地利用变化亦单独报告）",
     },
     {
         "en": "The electricity modelling approach (supplier-specific or grid mix, which factor)",
@@ -138,11 +155,13 @@ CHECKLIST: list[dict[str, str]] = [
     },
     {"en": "No offsets or credits in the total", "zh": "合计中不含碳抵消或信用"},
     {
-        "en": "Data quality (site-specific share, DQ indicators / DQR) and the uncertainty assessment",
+        "en": "Data quality (site-specific share, DQ indicators / DQR) and the uncertainty "
+        "assessment",
         "zh": "数据质量（现场数据占比、数据质量指标/DQR）及不确定性评估",
     },
     {
-        "en": "GB/T 24067 additions: geographic boundary of the data, critical review, CFP declaration content",
+        "en": "GB/T 24067 additions: geographic boundary of the data, critical review, CFP "
+        "declaration content",
         "zh": "GB/T 24067 补充：数据地理边界、鉴定性评审、碳足迹声明内容",
     },
 ]

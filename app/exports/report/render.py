@@ -101,7 +101,9 @@ def _sources(result: Mapping[str, Any], catalogue: Catalogue | None) -> list[dic
 
 def _electricity(inp: Mapping[str, Any], doc: Mapping[str, Any], prov: Mapping[str, Any]) -> str:
     rule = doc.get("electricity") or {}
-    parts = [f"rule default: {str(rule.get('default_approach', 'location_based')).replace('_', '-')}"]
+    parts = [
+        f"rule default: {str(rule.get('default_approach', 'location_based')).replace('_', '-')}"
+    ]
     if rule.get("factor_input"):
         parts.append(f"grid factor input {rule['factor_input']}")
     region = prov.get("grid_region")
@@ -175,8 +177,12 @@ def context(
         f"§7 — {' → '.join(alloc.get('hierarchy') or []) or '–'}; "
         f"end of life: {str(eol.get('default_method') or '–').replace('_', '-')}",
         f"§3 — GWP100 {prov.get('gwp_set', '')}",
-        "§3 — " + ("no air transport in the inputs" if not air else f"{air} air-freight leg(s), "
-                   "in the stage results")
+        "§3 — "
+        + (
+            "no air transport in the inputs"
+            if not air
+            else f"{air} air-freight leg(s), in the stage results"
+        )
         + "; iLUC not considered",
         "§1 — " + _electricity(inp, doc, prov),
         "§3 — offsets and credits are never subtracted; biogenic removals are not netted",
@@ -226,7 +232,9 @@ def context(
             {"n": i + 1, "text": item.get(lang) or item["en"], "where": where}
             for i, (item, where) in enumerate(zip(CHECKLIST, checklist_where, strict=True))
         ],
-        "libraries": ", ".join(f"{k} {v}" for k, v in sorted((prov.get("libraries") or {}).items())),
+        "libraries": ", ".join(
+            f"{k} {v}" for k, v in sorted((prov.get("libraries") or {}).items())
+        ),
         "decimal": Decimal,
     }
 
@@ -234,8 +242,8 @@ def context(
 def report_html(
     session: Session, fp: Footprint, org_name: str, lang: str, catalogue: Catalogue | None
 ) -> str:
-    return _env().get_template("report.html").render(
-        **context(session, fp, org_name, lang, catalogue)
+    return (
+        _env().get_template("report.html").render(**context(session, fp, org_name, lang, catalogue))
     )
 
 

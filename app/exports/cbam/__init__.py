@@ -1,0 +1,1 @@
+"""CBAM: relevance of CN codes, the data pack (JSON) and its XLSX."""

@@ -1,0 +1,1 @@
+"""PACT v3: the ProductFootprint mapping, the host API and its events."""
