@@ -22,6 +22,9 @@ FROM python:3.11-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PCF_ENV=prod PCF_DATA_DIR=/srv/pcf/var/data PCF_HOST=0.0.0.0 PCF_PORT=8000 \
     FORWARDED_ALLOW_IPS=*
+# Headless Chromium prints the PDF report; Noto CJK renders the Chinese one.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home /srv/pcf pcf
 WORKDIR /srv/pcf
 COPY --from=build --chown=pcf:pcf /srv/pcf /srv/pcf

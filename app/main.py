@@ -20,6 +20,7 @@ from app.core.limits import install_limits
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware
 from app.core.settings import Settings, get_settings
+from app.exports.pact.host import install_openapi as install_pact_openapi
 from app.exports.pact.host import router as pact_router
 from app.exports.routes import router as exports_router
 from app.footprints.routes import router as footprints_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     install_openapi(app)
+    install_pact_openapi(app)  # after install_openapi: PACT error bodies on /3/…
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)

@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+# Headless Chromium and CJK fonts render the footprint report in its tests (Debian packages).
+if ! command -v chromium >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  if [[ "$(id -u)" == 0 ]]; then
+    echo "test: installing chromium and fonts-noto-cjk (Debian)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  else
+    echo "test: chromium / fonts-noto-cjk missing; install them (the report tests need them)" >&2
+  fi
+fi
 export PCF_ENV=test
 .venv/bin/pcf data build
 echo "== ruff check";          .venv/bin/ruff check .

@@ -250,6 +250,91 @@ def _fp_compare(w: World, org: Org) -> Call:
     return Call("POST", "/v1/footprints/compare", json={"a": fp, "b": fp})
 
 
+# ---------------------------------------------------------------------------- exports
+def _maker(org: Org) -> Any:
+    from app.accounts.principal import Principal
+
+    return Principal("matrix", org.id, org.name, org.kind.value, Role.manufacturer)
+
+
+def _fp_path(suffix: str, method: str = "GET", **kw: Any) -> Builder:
+    def build(w: World, org: Org) -> Call:
+        return Call(method, f"/v1/footprints/{_footprint(w, org)}{suffix}", **kw)
+
+    return build
+
+
+def _share_create(w: World, org: Org) -> Call:
+    body = {"client_id": w.callers[Role.viewer].client_id}
+    return Call("POST", f"/v1/footprints/{_footprint(w, org)}/pact/shares", json=body)
+
+
+def _share_delete(w: World, org: Org) -> Call:
+    from app.exports import services as exports
+
+    fp = _footprint(w, org)
+    client = w.callers[Role.viewer].client_id
+    with w.session(org) as s:
+        exports.share(s, _maker(org), uuid.UUID(fp), client, None)
+    return Call("DELETE", f"/v1/footprints/{fp}/pact/shares/{client}")
+
+
+def _recipient_delete(w: World, org: Org) -> Call:
+    from app.exports import services as exports
+    from app.exports.schemas import RecipientIn
+
+    client = w.new_client(org)
+    with w.session(org) as s:
+        exports.put_recipient(
+            s, _maker(org), client, RecipientIn(events_url="https://x.example/3/events")
+        )
+    return Call("DELETE", f"/v1/pact/recipients/{client}")
+
+
+_CBAM = {"product_cn_code": "2203", "precursors": []}
+
+
+def _cbam_get(w: World, org: Org) -> Call:
+    from app.exports import services as exports
+    from app.exports.schemas import CbamInput
+
+    fp = _footprint(w, org)
+    with w.session(org) as s:
+        exports.put_cbam(s, _maker(org), uuid.UUID(fp), CbamInput.model_validate(_CBAM))
+    return Call("GET", f"/v1/footprints/{fp}/cbam/supplier-data")
+
+
+def _pact_call(method: str, path: str, **kw: Any) -> Builder:
+    """A PACT host request by a recipient client a manufacturer shared a footprint with."""
+
+    def build(w: World, org: Org) -> Call:
+        from app.exports import services as exports
+
+        owner = w.orgs["manufacturer-own"]
+        fp = _footprint(w, owner)
+        client = w.new_client(org)
+        with w.session(owner) as s:
+            exports.share(s, _maker(owner), uuid.UUID(fp), client, None)
+        token = mint(Creds(org.id, org.name, client, "", Role.viewer.value))
+        args = dict(kw)
+        if callable(args.get("json")):
+            args["json"] = args["json"](fp)
+        return Call(method, path.format(fp=fp), headers=bearer(token), **args)
+
+    return build
+
+
+def _published(fp: str) -> dict[str, Any]:
+    return {
+        "type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "//matrix.example/3/events",
+        "time": "2025-01-01T00:00:00Z",
+        "data": {"pfIds": [fp]},
+    }
+
+
 ASSOC = frozenset({Role.association})
 WRITERS = frozenset({Role.association, Role.admin})
 
@@ -326,6 +411,49 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/footprints/compare"): Entry(READERS, _fp_compare, tenancy="org"),
     ("GET", "/v1/templates/{pcr_code}.xlsx"): Entry(ALL, static("GET", "/v1/templates/beer.xlsx")),
     ("GET", "/v1/examples/{pcr_code}"): Entry(ALL, static("GET", "/v1/examples/beer")),
+    # exports (app/exports/routes.py, app/exports/pact/host.py)
+    ("GET", "/v1/footprints/{footprint_id}/pact"): Entry(READERS, _fp_path("/pact"), tenancy="org"),
+    ("POST", "/v1/footprints/{footprint_id}/pact/shares"): Entry(
+        MAKER, _share_create, ok=201, tenancy="org"
+    ),
+    ("GET", "/v1/footprints/{footprint_id}/pact/shares"): Entry(
+        READERS, _fp_path("/pact/shares"), tenancy="org"
+    ),
+    ("DELETE", "/v1/footprints/{footprint_id}/pact/shares/{client_id}"): Entry(
+        MAKER, _share_delete, ok=204, tenancy="org"
+    ),
+    ("PUT", "/v1/pact/recipients/{client_id}"): Entry(
+        MAKER,
+        lambda w, org: Call(
+            "PUT",
+            f"/v1/pact/recipients/{w.new_client(org)}",
+            json={"events_url": "https://buyer.example/3/events"},
+        ),
+    ),
+    ("GET", "/v1/pact/recipients"): Entry(READERS, static("GET", "/v1/pact/recipients")),
+    ("DELETE", "/v1/pact/recipients/{client_id}"): Entry(
+        MAKER, _recipient_delete, ok=204, tenancy="org"
+    ),
+    ("GET", "/v1/pact/events"): Entry(READERS, static("GET", "/v1/pact/events")),
+    ("GET", "/v1/cbam/relevance"): Entry(ALL, static("GET", "/v1/cbam/relevance?cn_code=7318")),
+    ("PUT", "/v1/footprints/{footprint_id}/cbam/supplier-data"): Entry(
+        MAKER, _fp_path("/cbam/supplier-data", "PUT", json=_CBAM), tenancy="org"
+    ),
+    ("GET", "/v1/footprints/{footprint_id}/cbam/supplier-data"): Entry(
+        READERS, _cbam_get, tenancy="org"
+    ),
+    ("GET", "/v1/footprints/{footprint_id}/cbam"): Entry(READERS, _fp_path("/cbam"), tenancy="org"),
+    ("GET", "/v1/footprints/{footprint_id}/cbam.xlsx"): Entry(
+        READERS, _fp_path("/cbam.xlsx"), tenancy="org"
+    ),
+    ("GET", "/v1/footprints/{footprint_id}/report"): Entry(
+        READERS, _fp_path("/report?lang=zh"), tenancy="org"
+    ),
+    # the PACT host answers its own recipients (401 TokenExpired without a token, tested in
+    # tests/exports/test_pact_host.py); here: a recipient client's token
+    ("GET", "/3/footprints"): Entry(PUBLIC, _pact_call("GET", "/3/footprints")),
+    ("GET", "/3/footprints/{id}"): Entry(PUBLIC, _pact_call("GET", "/3/footprints/{fp}")),
+    ("POST", "/3/events"): Entry(PUBLIC, _pact_call("POST", "/3/events", json=_published)),
 }
 
 

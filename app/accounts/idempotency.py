@@ -129,7 +129,13 @@ class Idempotency:
                     headers={REPLAY_HEADER: "true"},
                 )
         result = create()
-        content = jsonable_encoder(result)
+        # A model's JSON-mode dump is what ``jsonable_encoder`` returns for it, without its
+        # second (pure Python) walk over the whole result.
+        content = (
+            result.model_dump(mode="json", by_alias=True)
+            if isinstance(result, BaseModel)
+            else jsonable_encoder(result)
+        )
         if self.key is not None:
             stored = {k: (None if k in redact else v) for k, v in content.items()}
             self.session.add(

@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -252,22 +254,49 @@ def authenticate_client(session: Session, client_id: str, secret: str) -> ApiCli
 
 def principal_for(session: Session, claims: TokenClaims) -> Principal | None:
     """The principal a verified token stands for, if its client is still valid."""
-    row = session.exec(
-        select(ApiClient, Organisation)
-        .join(Organisation, col(Organisation.id) == col(ApiClient.org_id))
-        .where(ApiClient.client_id == claims.client_id)
-    ).first()
+    # One Core query of the columns needed (every request runs it: no ORM objects to build).
+    row = session.connection().execute(_PRINCIPAL_QUERY, {"client_id": claims.client_id}).first()
     if row is None:
         return None
-    client, org = row
     if (
-        client.revoked_at is not None
-        or client.secret_version != claims.secret_version
-        or client.org_id != claims.org_id
-        or client.role != claims.role
+        row.revoked_at is not None
+        or row.secret_version != claims.secret_version
+        or row.client_org_id != claims.org_id
+        or row.role != claims.role
     ):
         return None
-    return principal_of(client, org)
+    return Principal(
+        client_id=row.client_id,
+        org_id=row.org_id,
+        org_name=row.org_name,
+        org_kind=row.org_kind,
+        role=Role(row.role),
+        families=frozenset(row.families),
+    )
+
+
+def _principal_query() -> Any:
+    clients = ApiClient.__table__  # type: ignore[attr-defined]
+    orgs = Organisation.__table__  # type: ignore[attr-defined]
+    c, o = clients.c, orgs.c
+    return (
+        sa_select(
+            c.client_id,
+            c.org_id.label("client_org_id"),
+            c.role,
+            c.secret_version,
+            c.revoked_at,
+            o.id.label("org_id"),
+            o.name.label("org_name"),
+            o.kind.label("org_kind"),
+            o.families,
+        )
+        .select_from(clients.join(orgs, o.id == c.org_id))
+        .where(c.client_id == bindparam("client_id"))
+    )
+
+
+_PRINCIPAL_QUERY = _principal_query()
 
 
 def principal_of(client: ApiClient, org: Organisation) -> Principal:

@@ -616,12 +616,17 @@ class Engine:
         seed: int = 0,
         sigmas: Mapping[Any, float] | None = None,
         keep_samples: bool = False,
+        summarize: bool = True,
+        indicators: Sequence[str] | None = None,
     ) -> MonteCarloResult:
         """Monte Carlo statistics for a demand: background (bank) and foreground uncertainty.
 
         ``demand`` is either ``{key: amount}`` (with optional ``sigmas={key: sigma}``) or a list of
         ``DemandLine`` (each line gets its own independent foreground factor). ``iterations``
         defaults to the bank size and may not exceed it. Same seed, same bank -> same result.
+        ``summarize=False`` leaves ``stats`` empty (for a caller that only wants the samples);
+        ``indicators`` restricts the result (samples' columns, stats) to those indicators, with
+        the same numbers: only their slice of the bank is read.
         """
         from app.background import montecarlo
 
@@ -638,9 +643,20 @@ class Engine:
         idx = np.array([self.product_index(line.key) for line in lines], dtype=np.int64)
         amounts = np.array([line.amount for line in lines], dtype=np.float64)
         sigma = np.array([line.sigma for line in lines], dtype=np.float64)
+        keys = self.indicator_keys
+        unit = self._unit[idx]
+        if indicators is not None:
+            ks = np.array([self._indicator_pos(k) for k in indicators], dtype=np.int64)
+            keys, unit = tuple(keys[k] for k in ks), unit[:, ks]
+            # The lines' rows of the bank, those indicators only ([lines, len(ks), samples]):
+            # combine() then reads the same numbers from this small block.
+            bank = bank[idx[:, None], ks[None, :]]
+            idx = np.arange(len(idx), dtype=np.int64)
         samples = montecarlo.combine(bank, idx, amounts, sigma, iterations=iterations, seed=seed)
-        deterministic = amounts @ self._unit[idx]
-        stats = montecarlo.summarize(samples, deterministic, self.indicator_keys)
+        stats: dict[str, dict[str, float]] = {}
+        if summarize:
+            deterministic = amounts @ unit
+            stats = montecarlo.summarize(samples, deterministic, keys)
         return MonteCarloResult(
             iterations=samples.shape[0],
             seed=seed,

@@ -38,7 +38,7 @@ from app.footprints.schemas import FootprintInput, FootprintLine
 from app.rules.interpreter import CheckReport, ResolvedInput, Rule, ptr
 from app.rules.modelkit import FactorValue, ModelOutput
 from app.rules.schema import STAGE_ORDER, Boundary, Confidence, GwpSet, Stage
-from app.rules.units import UnitProblem, parse_unit, quantity
+from app.rules.units import UnitProblem, magnitude_in, parse_unit, quantity
 
 TOTAL = PRIMARY.key  # gwp100_total
 RELEVANT_COVERAGE = 0.8  # "most relevant" contributors: the largest ones up to 80 % of the total
@@ -261,11 +261,18 @@ class _Builder:
             )
             return None
         try:
-            q = quantity(amount, unit)
+            src = parse_unit(unit)
         except UnitProblem as exc:
             self.errors.append(FieldError(at + "/unit", "unit_unknown", str(exc)))
             return None
-        if q.dimensionality == parse_unit("item").dimensionality and piece_mass is not None:
+        is_items = src.dimensionality == parse_unit("item").dimensionality
+        if not (is_items and piece_mass is not None):
+            try:  # the common case: one multiplication by a cached pint factor (same bits)
+                return magnitude_in(amount, unit, target_text)
+            except pint.errors.DimensionalityError:
+                pass  # reported below, as before
+        q = quantity(amount, unit)
+        if is_items and piece_mass is not None:
             try:
                 q = q * quantity(piece_mass.value, piece_mass.unit) / quantity(1, "item")
             except UnitProblem as exc:
@@ -671,10 +678,6 @@ def _gas_label(flow_name: str) -> str:
     return flow_name
 
 
-def _percentile(samples: np.ndarray[Any, Any], q: float) -> float:
-    return float(np.percentile(samples, q))
-
-
 # ============================================================================ entry point
 def calculate(
     inp: FootprintInput,
@@ -1020,7 +1023,7 @@ def _uncertainty(
             samples = samples + v * rng.lognormal(0.0, s, n)
     if not np.all(np.isfinite(samples)):
         samples = np.full(n, total)
-    p2, p50, p97 = (_percentile(samples, q) for q in (2.5, 50, 97.5))
+    p2, p50, p97 = (float(x) for x in np.percentile(samples, (2.5, 50, 97.5)))
     return {
         "method": method,
         "iterations": n,

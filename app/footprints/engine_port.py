@@ -91,11 +91,17 @@ class EngineAdapter:
         bank = self.engine.bank_info.get("samples")
         iterations = min(n, int(bank)) if bank else None
         mc = self.engine.monte_carlo(
-            dict(demand), iterations=iterations, seed=seed, sigmas=sigmas, keep_samples=True
+            dict(demand),
+            iterations=iterations,
+            seed=seed,
+            sigmas=sigmas,
+            keep_samples=True,
+            summarize=False,
+            indicators=(PRIMARY.key,),
         )
         if mc.samples is None:
             return None
-        return np.asarray(mc.samples[:, self.total_pos], dtype=float)
+        return np.asarray(mc.samples[:, 0], dtype=float)
 
 
 _VIEWS: dict[int, EngineView] = {}

@@ -85,9 +85,7 @@ def parse_input(raw: Any, bg: Any, cfg: CalcConfig) -> FootprintInput:
 
 def _rule_for(session: Session, inp: FootprintInput) -> tuple[Any, RuleRef]:
     try:
-        v = rules.resolve_ref_for_footprint(
-            session, inp.product.pcr_code, inp.product.pcr_version
-        )
+        v = rules.resolve_ref_for_footprint(session, inp.product.pcr_code, inp.product.pcr_version)
     except NotFound as exc:
         where = "/product/pcr_version" if inp.product.pcr_version else "/product/pcr_code"
         raise ValidationFailed(

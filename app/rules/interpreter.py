@@ -46,7 +46,7 @@ from app.rules.schema import (
     RuleDocument,
     Stage,
 )
-from app.rules.units import UnitProblem, compatible, parse_unit, quantity
+from app.rules.units import UnitProblem, compatible, magnitude_in, parse_unit, quantity
 
 PROJECT_RULES_DIR = Path(__file__).resolve().parents[2] / "product_rules"
 CO2E_UNIT = "kgCO2e"
@@ -957,7 +957,7 @@ class Rule:
                 continue
             if unit.dimensionality != parse_unit("kg").dimensionality:
                 continue
-            kg = float(quantity(line.amount * w.multiplier, line.unit).to("kg").magnitude)
+            kg = magnitude_in(line.amount * w.multiplier, line.unit, "kg")
             if line.reusable and line.trips:
                 kg /= line.trips
             key = (line.material_group or "unspecified", line.packaging)

@@ -17,6 +17,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -215,7 +216,7 @@ class VersionRef:
 
 def _ref_query(code: str, version: str | None) -> Any:
     t = PcrVersion.__table__  # type: ignore[attr-defined]
-    stmt = select(t.c.id, t.c.rule_code, t.c.version, t.c.content_hash).where(
+    stmt = sa_select(t.c.id, t.c.rule_code, t.c.version, t.c.content_hash).where(
         t.c.rule_code == code
     )
     if version:
@@ -228,7 +229,9 @@ def _ref_query(code: str, version: str | None) -> Any:
     )
 
 
-def resolve_ref_for_footprint(session: Session, code: str, version: str | None = None) -> VersionRef:
+def resolve_ref_for_footprint(
+    session: Session, code: str, version: str | None = None
+) -> VersionRef:
     """``resolve_for_footprint`` in one small query (no rule document, no ORM objects).
 
     Not found: ``resolve_for_footprint`` answers, with its own errors."""

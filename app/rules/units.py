@@ -51,6 +51,26 @@ def quantity(value: float, unit: str) -> pint.Quantity:
     return ureg().Quantity(float(value), parse_unit(unit))
 
 
+@lru_cache(maxsize=4096)
+def _factor(unit: str, to: str) -> float | None:
+    """The factor pint multiplies by to convert ``unit`` to ``to``; None when an offset unit
+    (°C, °F) is involved, which converts by value. Raises as ``Quantity.to`` would."""
+    target = parse_unit(to)
+    if quantity(0.0, unit).to(target).magnitude != 0 or quantity(0.0, to).to(parse_unit(unit)).magnitude != 0:
+        return None
+    return float(quantity(1.0, unit).to(target).magnitude)
+
+
+def magnitude_in(value: float, unit: str, to: str) -> float:
+    """``value unit`` in ``to``, as ``float(quantity(value, unit).to(to).magnitude)`` (the same
+    bits: pint converts a multiplicative unit as ``value * factor``), with the factor cached per
+    (unit, to). Raises UnitProblem for an unknown unit, DimensionalityError when incompatible."""
+    f = _factor(unit, to)
+    if f is None:
+        return float(quantity(value, unit).to(parse_unit(to)).magnitude)
+    return float(value) * f
+
+
 def compatible(unit_a: str, unit_b: str) -> bool:
     """True when both units parse and measure the same kind of thing."""
     try:

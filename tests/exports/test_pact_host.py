@@ -130,9 +130,7 @@ def _fast(exp: ExportApi, **kw: Any) -> None:
 # ---------------------------------------------------------------------------- 1–2
 def test_1_2_authenticate_with_good_and_bad_credentials(exp: ExportApi) -> None:
     buyer = exp.creds["buyer"]
-    r = exp.client.post(
-        "/auth/token", data={"grant_type": "client_credentials"}, auth=buyer.basic
-    )
+    r = exp.client.post("/auth/token", data={"grant_type": "client_credentials"}, auth=buyer.basic)
     assert r.status_code == 200, r.text
     token = r.json()
     assert token["token_type"].lower() == "bearer" and token["expires_in"] > 0
@@ -185,13 +183,17 @@ def test_unsharing_hides_the_footprint(exp: ExportApi) -> None:
     shares = exp.get("viewer", f"/v1/footprints/{fid}/pact/shares").json()
     assert [s["client_id"] for s in shares] == [exp.creds["buyer"].client_id]
     again = exp.post(
-        "maker", f"/v1/footprints/{fid}/pact/shares", json={"client_id": exp.creds["buyer"].client_id}
+        "maker",
+        f"/v1/footprints/{fid}/pact/shares",
+        json={"client_id": exp.creds["buyer"].client_id},
     )
     assert again.status_code == 409
     r = exp.delete("maker", f"/v1/footprints/{fid}/pact/shares/{exp.creds['buyer'].client_id}")
     assert r.status_code == 204
     assert exp.get("buyer", f"/3/footprints/{fid}").status_code == 404
-    unknown = exp.post("maker", f"/v1/footprints/{fid}/pact/shares", json={"client_id": "pcf_nobody"})
+    unknown = exp.post(
+        "maker", f"/v1/footprints/{fid}/pact/shares", json={"client_id": "pcf_nobody"}
+    )
     assert unknown.status_code == 422 and unknown.json()["code"] == "client_not_found"
     # a rival cannot share Acme's footprint
     assert (
@@ -332,7 +334,9 @@ def test_14_request_without_a_match_is_rejected(
 ) -> None:
     _fast(exp)
     rx = receiver()
-    exp.put("maker", f"/v1/pact/recipients/{exp.creds['buyer'].client_id}", json={"events_url": rx.url})
+    exp.put(
+        "maker", f"/v1/pact/recipients/{exp.creds['buyer'].client_id}", json={"events_url": rx.url}
+    )
     _shared(exp, CAN)
     _wait(lambda: len(rx.events) == 1)
     request = _event("RequestCreatedEvent", {"productId": ["urn:gtin:0000000000000"]})

@@ -77,7 +77,10 @@ def test_every_example_maps_to_a_valid_pact_footprint(exp: ExportApi) -> None:
         assert math.isclose(total, du["kgco2e"], rel_tol=1e-9)
         assert math.isclose(float(pcf["pcfExcludingBiogenicUptake"]), total + bio_e, rel_tol=1e-6)
         assert math.isclose(
-            float(pcf["pcfIncludingBiogenicUptake"]), total + bio_e - bio_r, rel_tol=1e-6, abs_tol=1e-9
+            float(pcf["pcfIncludingBiogenicUptake"]),
+            total + bio_e - bio_r,
+            rel_tol=1e-6,
+            abs_tol=1e-9,
         )
         fossil = sum(s["indicators"]["gwp100_fossil"] for s in gate)
         assert math.isclose(float(pcf["fossilGhgEmissions"]), fossil, rel_tol=1e-6, abs_tol=1e-9)
@@ -87,7 +90,8 @@ def test_every_example_maps_to_a_valid_pact_footprint(exp: ExportApi) -> None:
         assert pcf["referencePeriodStart"] == "2024-01-01T00:00:00Z"
         assert pcf["referencePeriodEnd"] == "2025-01-01T00:00:00Z"  # end exclusive
         assert math.isclose(
-            float(pcf["primaryDataShare"]), fp["data_quality"]["primary_data_share"] * 100,
+            float(pcf["primaryDataShare"]),
+            fp["data_quality"]["primary_data_share"] * 100,
             abs_tol=1e-3,
         )
         assert set(pcf["dqi"]) == {"technologicalDQR", "geographicalDQR", "temporalDQR"}

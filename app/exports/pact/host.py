@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts import service
@@ -355,6 +356,14 @@ def outbox(
 )
 async def post_event(request: Request, tasks: BackgroundTasks) -> Response:
     raw = await request.body()
+    reply_id = await run_in_threadpool(_handle_event, request, raw)  # the database is blocking
+    if reply_id is not None:  # after the commit: the worker reads the row
+        tasks.add_task(events.worker_of(request.app).submit, reply_id)
+    return Response(status_code=200)
+
+
+def _handle_event(request: Request, raw: bytes) -> uuid.UUID | None:
+    """Check, record and (RequestCreated) answer an event; the id of the reply to deliver."""
     with _session(request) as s:
         principal = _principal(request, s)
         session = unscoped(s)
@@ -416,9 +425,7 @@ async def post_event(request: Request, tasks: BackgroundTasks) -> Response:
                 url=url,
             )
         reply_id = reply.id if reply is not None else None
-    if reply_id is not None:  # after the commit: the worker reads the row
-        tasks.add_task(events.worker_of(request.app).submit, reply_id)
-    return Response(status_code=200)
+    return reply_id
 
 
 def publish(
@@ -436,3 +443,62 @@ def publish(
     event = events.cloud_event(events.PUBLISHED, _source(request), {"pfIds": [str(fp.id)]})
     row = outbox(session, event=event, client_id=client_id, owner=fp.org_id, url=url)
     tasks.add_task(events.worker_of(request.app).submit, row.id)
+
+
+# ============================================================================ OpenAPI
+PACT_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "PactError",
+    "description": "PACT v3 error body (spec/openapi.yaml components/schemas/Error).",
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {
+            "type": "string",
+            "enum": [
+                "BadRequest",
+                "AccessDenied",
+                "TokenExpired",
+                "NotFound",
+                "InternalError",
+                "NotImplemented",
+            ],
+        },
+        "message": {"type": "string"},
+    },
+}
+
+
+def install_openapi(app: Any) -> None:
+    """Document the ``/3/…`` operations with PACT error bodies (``application/json``) instead of
+    the service's problem+json, and the bearer token they need. Call after
+    ``app.accounts.openapi.install_openapi``."""
+    generate = app.openapi
+    done: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        if done and app.openapi_schema is done[0]:
+            return done[0]
+        schema: dict[str, Any] = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["PactError"] = (
+            PACT_ERROR_SCHEMA
+        )
+        ref = {"$ref": "#/components/schemas/PactError"}
+        for path, ops in schema.get("paths", {}).items():
+            if not path.startswith("/3/"):
+                continue
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                responses.setdefault("401", {"description": "Invalid or expired token."})
+                responses.pop("422", None)
+                for status, resp in list(responses.items()):
+                    if status == "default" or (status.isdigit() and int(status) >= 400):
+                        responses[status] = {
+                            "description": resp.get("description") or "PACT error.",
+                            "content": {"application/json": {"schema": ref}},
+                        }
+                op["security"] = [{"OAuth2ClientCredentials": []}]
+        app.openapi_schema = schema
+        done[:] = [schema]
+        return schema
+
+    app.openapi = openapi

@@ -151,7 +151,7 @@ def context(
         [Bar(t(s["stage"], lang), float(s["kgco2e"]), fmt(s["kgco2e"])) for s in stages],
         title=t("chart_stages", lang),
         chart_id="chart-stages",
-        unit=f"kg CO2e / {r.get('functional_unit', '')}"[:90],
+        unit="kg CO2e",
     )
     top = lines[:TOP_CONTRIBUTORS]
     contrib_chart = bar_chart(
