@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from app.background import montecarlo
+from app.background import gases, montecarlo
 from app.background.engine import (
     BIOSPHERE_FILE,
     CHARACTERIZATION_FILE,
@@ -378,41 +377,10 @@ def _check_rebuild(label: str, entries: UncertainEntries, matrix: sp.csr_matrix)
 # Flow classification for reporting by gas
 # --------------------------------------------------------------------------------------------
 
-_GAS_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"^carbon dioxide", "CO2"),
-    (r"^methane", "CH4"),
-    (r"^dinitrogen monoxide|^nitrous oxide", "N2O"),
-    (r"^sulfur hexafluoride|^sulphur hexafluoride", "SF6"),
-    (r"^nitrogen fluoride|^nitrogen trifluoride", "NF3"),
-    (r"hfc-\d+\w*", "HFC"),
-    (r"pfc-\d+|^perfluoro|^tetrafluoromethane|^hexafluoroethane", "PFC"),
-)
-
 
 def classify_flow(name: str, categories: Sequence[str] = ()) -> tuple[str | None, str | None]:
-    """(gas, origin) of an elementary flow from its name, e.g. ("CO2", "fossil").
-
-    origin in {"fossil", "biogenic", "land_use", "uptake", None}."""
-    n = name.lower()
-    gas: str | None = None
-    for pattern, label in _GAS_PATTERNS:
-        m = re.search(pattern, n)
-        if m:
-            gas = m.group(0).upper() if label == "HFC" else label
-            break
-    if gas is None:
-        return None, None
-    if "in air" in n or (categories and categories[0] == "natural resource"):
-        origin: str | None = "uptake"
-    elif "soil or biomass stock" in n or "land transformation" in n:
-        origin = "land_use"
-    elif "non-fossil" in n or "biogenic" in n:
-        origin = "biogenic"
-    elif "fossil" in n:
-        origin = "fossil"
-    else:
-        origin = None
-    return gas, origin
+    """(gas, origin) of an elementary flow: see app.background.gases."""
+    return gases.classify(name, categories)
 
 
 def _flow_record(meta: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pint
 
+from app.background import gases
 from app.background.indicators import INDICATOR_KEYS, PRIMARY
 from app.core.errors import FieldError, ValidationFailed
 from app.core.limits import check_bom_limits
@@ -656,26 +657,7 @@ def _input_for(o: ModelOutput, rule: Rule) -> str | None:
 
 
 def _gas_label(flow_name: str) -> str:
-    n = flow_name.casefold()
-    if n.startswith("carbon dioxide"):
-        if "soil" in n or "land" in n:
-            return "CO2 (land-use change)"
-        if "non-fossil" in n or "biogenic" in n:
-            return "CO2 (biogenic)"
-        return "CO2 (fossil)"
-    if n.startswith("methane"):
-        if "fossil" in n and "non-fossil" not in n:
-            return "CH4 (fossil)"
-        if "soil" in n or "land" in n:
-            return "CH4 (land-use change)"
-        if "non-fossil" in n or "biogenic" in n:
-            return "CH4 (biogenic)"
-        if "hfc" in n or "fluoro" in n:
-            return flow_name
-        return "CH4"
-    if n.startswith("dinitrogen monoxide") or n.startswith("nitrous oxide"):
-        return "N2O"
-    return flow_name
+    return gases.label(flow_name)
 
 
 # ============================================================================ entry point

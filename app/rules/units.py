@@ -28,6 +28,11 @@ def ureg() -> pint.UnitRegistry:
     reg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     for line in _EXTRA:
         reg.define(line)
+    # pint parses a compound unit string ("kWh/year") again on every ``.to("...")``; the
+    # registry never changes after this point, so the parsed (immutable) containers are cached.
+    reg.parse_units_as_container = lru_cache(maxsize=4096)(  # type: ignore[method-assign]
+        reg.parse_units_as_container
+    )
     return reg
 
 
@@ -56,7 +61,10 @@ def _factor(unit: str, to: str) -> float | None:
     """The factor pint multiplies by to convert ``unit`` to ``to``; None when an offset unit
     (°C, °F) is involved, which converts by value. Raises as ``Quantity.to`` would."""
     target = parse_unit(to)
-    if quantity(0.0, unit).to(target).magnitude != 0 or quantity(0.0, to).to(parse_unit(unit)).magnitude != 0:
+    if (
+        quantity(0.0, unit).to(target).magnitude != 0
+        or quantity(0.0, to).to(parse_unit(unit)).magnitude != 0
+    ):
         return None
     return float(quantity(1.0, unit).to(target).magnitude)
 
