@@ -18,7 +18,7 @@ from app.core.database import Database
 from app.core.errors import install_error_handlers
 from app.core.limits import install_limits
 from app.core.logging import configure_logging
-from app.core.middleware import RequestIdMiddleware
+from app.core.middleware import HttpsRequiredMiddleware, RequestIdMiddleware
 from app.core.settings import Settings, get_settings
 from app.exports.pact.host import install_openapi as install_pact_openapi
 from app.exports.pact.host import router as pact_router
@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_limits(app, settings)  # inside RequestIdMiddleware: a 413 still has the request id
+    if settings.https_required:
+        app.add_middleware(HttpsRequiredMiddleware, prefixes=("/3/", "/auth/token"))
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     install_openapi(app)

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
@@ -69,3 +70,36 @@ class RequestIdMiddleware:
                 },
             )
             reset_request_id(token)
+
+
+class HttpsRequiredMiddleware:
+    """Refuse plain HTTP on the given path prefixes (PACT: "HTTPS only", conformance 9–11, 17).
+
+    The scheme is the one uvicorn reports, which honours ``X-Forwarded-Proto`` from trusted
+    proxies (``pcf serve`` runs with proxy headers on). The refusal is a 403 whose body carries
+    both the PACT error fields and the OAuth2 ones, so either kind of client can read it.
+    """
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope.get("scheme") != "https"
+            and str(scope.get("path", "")).startswith(self.prefixes)
+        ):
+            message = "HTTPS is required for this endpoint; plain HTTP is refused."
+            response = JSONResponse(
+                {
+                    "code": "AccessDenied",
+                    "message": message,
+                    "error": "invalid_request",
+                    "error_description": message,
+                },
+                status_code=403,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an Idempotency-Key is remembered."
     )
+    require_https: bool | None = Field(
+        None,
+        description="Refuse plain HTTP on /auth/token and the PACT API /3/… (behind a proxy, "
+        "via X-Forwarded-Proto). Default: on in prod, off otherwise.",
+    )
     # Footprint calculation (docs/methodology.md).
     footprint_max_amount: float = Field(
         1e9, gt=0, description="Largest absolute number accepted anywhere in a footprint input."
@@ -93,6 +98,11 @@ class Settings(BaseSettings):
         if self.env is Env.prod and weak:
             raise ValueError("PCF_SECRET_KEY: prod needs its own secret of at least 32 characters")
         return self
+
+    @property
+    def https_required(self) -> bool:
+        """PACT endpoints (and the token endpoint) refuse plain HTTP: on by default in prod."""
+        return self.env is Env.prod if self.require_https is None else self.require_https
 
     @property
     def is_sqlite(self) -> bool:
