@@ -20,6 +20,7 @@ from app.core.limits import install_limits
 from app.core.logging import configure_logging
 from app.core.middleware import HttpsRequiredMiddleware, RequestIdMiddleware
 from app.core.settings import Settings, get_settings
+from app.exports.pact.events import resume_pending as resume_pending_events
 from app.exports.pact.host import install_openapi as install_pact_openapi
 from app.exports.pact.host import router as pact_router
 from app.exports.routes import router as exports_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings.database_url)
         app.state.background = _load_background(settings)
         app.state.release = app.state.background.release if app.state.background else None
+        resume_pending_events(app)
         log.info(
             "started",
             extra={

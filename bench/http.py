@@ -123,9 +123,47 @@ def _wait_ready(base: str, timeout: float = 120.0) -> None:
     raise SystemExit("the service did not become ready")
 
 
+# ----------------------------------------------------------------------------- CPU accounting
+def _procs() -> dict[int, tuple[int, str, float]]:
+    """{pid: (ppid, cmdline, CPU seconds)} of every process (Linux /proc; {} elsewhere)."""
+    out: dict[int, tuple[int, str, float]] = {}
+    root = Path("/proc")
+    if not root.is_dir():
+        return out
+    hz = os.sysconf("SC_CLK_TCK")
+    for d in root.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out[int(d.name)] = (int(stat[1]), cmd, (int(stat[11]) + int(stat[12])) / hz)
+    return out
+
+
+def _cpu_by_role(server_pid: int, database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds of the uvicorn workers and of the PostgreSQL backends of ``database``."""
+    procs = _procs()
+    return {
+        "workers": {pid: t for pid, (ppid, _, t) in procs.items() if ppid == server_pid},
+        "postgres": {pid: t for pid, (_, cmd, t) in procs.items() if f" {database} " in f"{cmd} "},
+    }
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
 # ----------------------------------------------------------------------------- load process
 async def _load(
-    base: str, token: str, bodies: list[bytes], seconds: float, concurrency: int
+    base: str,
+    token: str,
+    bodies: list[bytes],
+    seconds: float,
+    concurrency: int,
+    started: Any = None,
 ) -> dict[str, Any]:
     import httpx
 
@@ -161,9 +199,14 @@ async def _load(
                     errors[str(status)] = errors.get(str(status), 0) + 1
                 n += 1
 
+        if started is not None:  # the parent snapshots the server's CPU now
+            started.put("started")
+        end = time.perf_counter() + seconds
         t_start = time.perf_counter()
+        cpu_start = time.process_time()
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - t_start
+        load_cpu = time.process_time() - cpu_start
     lat = sorted(latencies)
 
     def pct(q: float) -> float:
@@ -179,11 +222,12 @@ async def _load(
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
+        "load_generator_cpu_s": load_cpu,
     }
 
 
 def _load_process(args: tuple[str, str, list[bytes], float, int], out: Any) -> None:
-    out.put(asyncio.run(_load(*args)))
+    out.put(asyncio.run(_load(*args, started=out)))
 
 
 def main() -> None:
@@ -200,6 +244,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=ROOT / "var" / "data")
     ap.add_argument("--json", type=Path, help="also write the results here")
     a = ap.parse_args()
+    from sqlalchemy.engine import make_url
 
     bodies = [p.read_bytes() for p in sorted((ROOT / "examples").glob("*.json"))]
     url, env, token = _prepare(a.pg, a.data_dir.resolve())
@@ -224,8 +269,18 @@ def main() -> None:
             target=_load_process, args=((base, token, bodies, a.seconds, a.concurrency), q)
         )
         p.start()
+        database = make_url(url).database or ""
+        assert q.get() == "started"
+        cpu0 = _cpu_by_role(server.pid, database)
         result = q.get()
+        cpu1 = _cpu_by_role(server.pid, database)
         p.join()
+        n = max(1, result["requests"])
+        result["cpu_ms_per_request"] = {
+            "workers": _cpu_used(cpu0["workers"], cpu1["workers"]) / n * 1000,
+            "postgres": _cpu_used(cpu0["postgres"], cpu1["postgres"]) / n * 1000,
+            "load_generator": result["load_generator_cpu_s"] / n * 1000,
+        }
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -244,6 +299,12 @@ def main() -> None:
         f"{result['seconds']:.0f} s: {result['rps']:.1f} requests/s, "
         f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
         f"errors {result['errors']} {result['error_kinds'] or ''}"
+    )
+    cpu = result["cpu_ms_per_request"]
+    print(
+        f"CPU per request: uvicorn workers {cpu['workers']:.2f} ms, PostgreSQL "
+        f"{cpu['postgres']:.2f} ms, load generator {cpu['load_generator']:.2f} ms "
+        f"(total {sum(cpu.values()):.2f} ms; {os.cpu_count()} CPUs)"
     )
     if a.json:
         a.json.write_text(json.dumps(result, indent=2))

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.core.tenancy import unscoped
 from app.exports.models import PactEvent
@@ -262,3 +262,25 @@ def worker_of(app: Any) -> DeliveryWorker:
     w = DeliveryWorker(state.db.session, policy, sender)
     state.pact_worker = w
     return w
+
+
+def resume_pending(app: Any) -> int:
+    """Re-queue the outbound events still ``pending`` (a restart stopped their delivery).
+
+    Called at start-up. Each keeps its attempt count and resumes at its next backoff delay; an
+    event delivered twice across processes carries the same CloudEvents ``id``, which PACT
+    recipients use to recognise a repeat."""
+    with app.state.db.session() as s:
+        session: Session = unscoped(s)
+        rows = session.exec(
+            select(PactEvent.id, PactEvent.attempts).where(
+                PactEvent.direction == "out", PactEvent.status == "pending"
+            )
+        ).all()
+    if not rows:
+        return 0
+    worker = worker_of(app)
+    for row_id, attempts in rows:
+        worker.submit(row_id, worker.policy.delay(attempts) if attempts else 0.0)
+    log.info("pact events resumed", extra={"count": len(rows)})
+    return len(rows)
