@@ -12,6 +12,7 @@ COPY app ./app
 COPY lca_data ./lca_data
 COPY migrations ./migrations
 COPY product_rules ./product_rules
+COPY examples ./examples
 RUN PYTHON=python3.11 scripts/bootstrap.sh
 # Background data built at image build time (same command as `make run`).
 ENV PCF_DATA_DIR=/srv/pcf/var/data

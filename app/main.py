@@ -19,6 +19,7 @@ from app.core.errors import install_error_handlers
 from app.core.limits import install_limits
 from app.core.logging import configure_logging
 from app.core.middleware import HttpsRequiredMiddleware, RequestIdMiddleware
+from app.core.openapi_examples import install_request_examples
 from app.core.settings import Settings, get_settings
 from app.exports.pact.events import resume_pending as resume_pending_events
 from app.exports.pact.host import install_openapi as install_pact_openapi
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     install_pact_openapi(app)  # after install_openapi: PACT error bodies on /3/…
+    install_request_examples(app)
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)
