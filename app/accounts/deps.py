@@ -14,7 +14,7 @@ scopes, and ``x-required-roles`` repeats them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -99,10 +99,10 @@ def current_principal(
 
 
 # Roles required by each dependency ``require`` built (read by the OpenAPI hook and the tests).
-_REQUIRED_ROLES: dict[Callable[..., Principal], frozenset[Role]] = {}
+_REQUIRED_ROLES: dict[Callable[..., Awaitable[Principal]], frozenset[Role]] = {}
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency yielding the Principal if its role is one of ``roles`` (any role if none).
 
     401 without a valid token, 403 with a valid token of another role.
@@ -112,7 +112,10 @@ def require(*roles: Role) -> Callable[..., Principal]:
 
     # A default rather than Annotated: the annotation is a string (postponed evaluation) and
     # could not see ``scopes``.
-    def dependency(principal: Principal = Security(current_principal, scopes=scopes)) -> Principal:
+    # async: a pure check, so FastAPI runs it inline instead of hopping to its thread pool.
+    async def dependency(
+        principal: Principal = Security(current_principal, scopes=scopes),
+    ) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(
                 f"This operation needs the role {' or '.join(scopes)}; "

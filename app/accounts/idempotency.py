@@ -183,7 +183,8 @@ async def idempotency(
         key,
         request.method,
         request.url.path,
-        request_hash(request.method, request.url.path, body),
+        # Only a request with a key is ever compared or remembered: no hash without one.
+        request_hash(request.method, request.url.path, body) if key is not None else "",
         timedelta(hours=settings.idempotency_ttl_hours),
     )
 
