@@ -128,27 +128,21 @@ class Idempotency:
                     status_code=rec.status_code,
                     headers={REPLAY_HEADER: "true"},
                 )
-        result = create()
-        # A model's JSON-mode dump is what ``jsonable_encoder`` returns for it, without its
-        # second (pure Python) walk over the whole result.
-        content = (
-            result.model_dump(mode="json", by_alias=True)
-            if isinstance(result, BaseModel)
-            else jsonable_encoder(result)
-        )
+        record: IdempotencyRecord | None = None
         if self.key is not None:
-            stored = {k: (None if k in redact else v) for k, v in content.items()}
-            self.session.add(
-                IdempotencyRecord(
-                    org_id=self.principal.org_id,
-                    key=self.key,
-                    method=self.method,
-                    path=self.path,
-                    request_hash=self.digest,
-                    status_code=status_code,
-                    response_body=json.dumps(stored, separators=(",", ":")),
-                )
+            # Claim the key before creating anything: a concurrent request with the same key
+            # blocks on the unique (org, key) index until this transaction ends, then gets a 409
+            # "retry" (and its retry replays this response) instead of racing the creation.
+            record = IdempotencyRecord(
+                org_id=self.principal.org_id,
+                key=self.key,
+                method=self.method,
+                path=self.path,
+                request_hash=self.digest,
+                status_code=0,
+                response_body="",
             )
+            self.session.add(record)
             try:
                 self.session.flush()
             except IntegrityError as exc:  # the same key, concurrently: the other one wins
@@ -157,6 +151,20 @@ class Idempotency:
                     code="idempotency_key_in_use",
                     headers={"Retry-After": "1"},
                 ) from exc
+        result = create()
+        # A model's JSON-mode dump is what ``jsonable_encoder`` returns for it, without its
+        # second (pure Python) walk over the whole result.
+        content = (
+            result.model_dump(mode="json", by_alias=True)
+            if isinstance(result, BaseModel)
+            else jsonable_encoder(result)
+        )
+        if record is not None:
+            stored = {k: (None if k in redact else v) for k, v in content.items()}
+            record.status_code = status_code
+            record.response_body = json.dumps(stored, separators=(",", ":"))
+            self.session.add(record)
+            self.session.flush()
         return JSONResponse(content, status_code=status_code)
 
 

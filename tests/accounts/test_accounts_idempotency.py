@@ -131,3 +131,32 @@ def test_malformed_keys_are_422(api: TestClient, admin: Creds) -> None:
     h = bearer(mint(admin)) | {"Idempotency-Key": "x" * 300}
     r = api.post("/v1/organisations", headers=h, json={"name": "A", "kind": "operator"})
     assert r.status_code == 422
+
+
+def test_concurrent_requests_with_one_key_create_once(
+    api: TestClient, admin: Creds, db_url: str
+) -> None:
+    """Eight simultaneous requests with the same key and body: one creates, the others replay
+    it or are told to retry (409 with Retry-After); never two organisations."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = bearer(mint(admin)) | {"Idempotency-Key": "race-1"}
+    body = {"name": "Racing Tyres", "kind": "manufacturer"}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda _: api.post("/v1/organisations", headers=h, json=body), range(8))
+        )
+    statuses = sorted(r.status_code for r in results)
+    assert set(statuses) <= {201, 409}, statuses
+    created = [r for r in results if r.status_code == 201]
+    assert created
+    assert len({r.json()["id"] for r in created}) == 1
+    for r in results:
+        if r.status_code == 409:
+            assert r.json()["code"] == "idempotency_key_in_use"
+            assert r.headers["retry-after"] == "1"
+    assert _count(db_url, Organisation, name="Racing Tyres") == 1
+    assert _count(db_url, AuditEntry, resource_id=created[0].json()["id"]) == 1
+    # Afterwards the key replays the one response.
+    again = api.post("/v1/organisations", headers=h, json=body)
+    assert again.status_code == 201 and again.json()["id"] == created[0].json()["id"]
