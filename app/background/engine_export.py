@@ -288,9 +288,8 @@ def entries_from_mapped_matrix(mm: Any, *, diagonal: bool = False) -> UncertainE
         if group.empty or len(group.row_masked) == 0:
             continue
         if not group.vector:
-            raise NotImplementedError(
-                f"Array (scenario) resource groups are not supported: {group}"
-            )
+            # Scenario arrays (several values per element) have no single matrix to export.
+            raise ValueError(f"Array (scenario) resource groups cannot be exported: {group}")
         rows = np.asarray(group.row_masked, dtype=np.int64)
         cols = rows if diagonal else np.asarray(group.col_masked, dtype=np.int64)
         static = np.asarray(
