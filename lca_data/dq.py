@@ -48,6 +48,7 @@ def score(
 ) -> dict[str, Any]:
     """Return {"dq": {...}, "proxy": bool, "uncertainty": {...}} for one dataset."""
     cfg = config if config is not None else _rules.load("dq_rules")
+    flags = tuple(flags)
     prof = cfg["profiles"][profile]
     fired = [f"profile:{profile}"]
     s = {"TeR": int(prof["TeR"]), "P": int(prof["P"])}
@@ -87,8 +88,10 @@ def score(
         if dqr <= band["max_dqr"]:
             sigma = float(band["sigma"])
             break
-    proxy = s["GeR"] >= int(cfg["proxy_if_GeR_at_least"]) or profile in cfg.get(
-        "proxy_profiles", []
+    proxy = (
+        s["GeR"] >= int(cfg["proxy_if_GeR_at_least"])
+        or profile in cfg.get("proxy_profiles", [])
+        or bool(set(flags) & set(cfg.get("proxy_flags", [])))
     )
     return {
         "dq": {

@@ -108,3 +108,28 @@ def test_refrigerant_blend_written_as_component_gases() -> None:
         assert sum(comp.values()) == pytest.approx(1.0)
         recon = sum(f * values[c] for c, f in comp.items())
         assert recon == pytest.approx(values[blend], rel=0.005), blend
+
+
+def test_a_placeholder_row_is_a_poor_proxy() -> None:
+    """A source row that says it only stands in for a specific material (the generic synthetic
+    rubber comparator used for SBR/BR) gets the `placeholder` flag, TeR +2, P 5 and proxy."""
+    from lca_data import dq as _dq
+    from lca_data import rules as _rules
+    from lca_data.factors import row_flags
+
+    row = {
+        "id": "synthetic_rubber_generic_fermentation2021",
+        "note": "Not SBR/BR-specific; generic comparator. Use only as placeholder until ...",
+        "citation": "Fermentation 7(4):204",
+        "source": "Ben-Iwo et al. (2021)",
+        "scope": "cradle-to-gate",
+        "name": "Synthetic rubber",
+    }
+    flags = row_flags(row, _rules.load("factor_rules"))
+    assert "placeholder" in flags
+    plain = _dq.score("peer_reviewed", location="GLO", reference_year=2021, flags=())
+    marked = _dq.score("peer_reviewed", location="GLO", reference_year=2021, flags=iter(flags))
+    assert marked["dq"]["TeR"] == min(5, plain["dq"]["TeR"] + 2)
+    assert marked["dq"]["P"] == 5
+    assert marked["proxy"] is True and plain["proxy"] is False
+    assert marked["dq"]["DQR"] > plain["dq"]["DQR"]
