@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.background = _load_background(settings)
         app.state.release = app.state.background.release if app.state.background else None
         resume_pending_events(app)
+        # Everything loaded so far (release catalogue, rules, ORM and pydantic machinery) lives
+        # as long as the process: keep it out of the garbage collector's full collections,
+        # which would otherwise walk it again and again under load.
+        gc.collect()
+        gc.freeze()
         log.info(
             "started",
             extra={

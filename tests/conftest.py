@@ -90,9 +90,15 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _clean(url: str) -> None:
-    """Empty every table (children first) so each test starts from a migrated, empty schema."""
+    """Empty every table (children first) so each test starts from a migrated, empty schema.
+
+    Also forgets the rule versions the process cached: a purge deletes released versions, which
+    the service itself never does."""
     import app.models  # noqa: F401
     from app.core.database import make_engine, metadata
+    from app.rules.services import forget_cached_versions
+
+    forget_cached_versions()
 
     eng = make_engine(url)
     with eng.begin() as c:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +29,7 @@ from sqlmodel import Session, select
 from app.accounts.deps import authenticated_principal
 from app.accounts.models import IdempotencyRecord
 from app.accounts.principal import Principal
+from app.core import jsonio
 from app.core.deps import DbSession
 from app.core.errors import Conflict, FieldError, ValidationFailed
 
@@ -99,7 +99,7 @@ class Idempotency:
     def respond(
         self,
         status_code: int,
-        create: Callable[[], BaseModel | dict[str, Any]],
+        create: Callable[[], BaseModel | Mapping[str, Any]],
         *,
         redact: Sequence[str] = (),
     ) -> JSONResponse:
@@ -152,20 +152,20 @@ class Idempotency:
                     headers={"Retry-After": "1"},
                 ) from exc
         result = create()
-        # A model's JSON-mode dump is what ``jsonable_encoder`` returns for it, without its
-        # second (pure Python) walk over the whole result.
+        # A model is dumped in JSON mode; a dict is taken as the JSON body it already is (JSON
+        # types, plus UUIDs and datetimes, which the encoder writes natively).
         content = (
             result.model_dump(mode="json", by_alias=True)
             if isinstance(result, BaseModel)
-            else jsonable_encoder(result)
+            else result
         )
         if record is not None:
             stored = {k: (None if k in redact else v) for k, v in content.items()}
             record.status_code = status_code
-            record.response_body = json.dumps(stored, separators=(",", ":"))
+            record.response_body = jsonio.dumps(stored)
             self.session.add(record)
             self.session.flush()
-        return JSONResponse(content, status_code=status_code)
+        return jsonio.FastJSONResponse(content, status_code=status_code)
 
 
 async def idempotency(

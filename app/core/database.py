@@ -11,6 +11,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
+from app.core import jsonio
+
 # Constraint names are part of the schema: fixed so migrations are stable on both backends.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -24,8 +26,10 @@ metadata = SQLModel.metadata
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys and WAL, PostgreSQL a checked pool."""
+    """An engine for ``url``; SQLite gets foreign keys and WAL, PostgreSQL a pool."""
     u = make_url(url)
+    kwargs.setdefault("json_serializer", jsonio.dumps)
+    kwargs.setdefault("json_deserializer", jsonio.loads)
     if u.get_backend_name() == "sqlite":
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -40,9 +44,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
+    # No pre-ping: it would cost a round trip on every request. A connection found broken is
+    # dropped by the pool when its statement fails (that request gets a 503, see
+    # app.core.errors) and the next checkout opens a fresh one; idle connections are renewed
+    # after pool_recycle seconds so a server-side idle timeout never meets them.
     return create_engine(
         url,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=kwargs.pop("pool_recycle", 1800),
         pool_size=kwargs.pop("pool_size", 10),
         max_overflow=kwargs.pop("max_overflow", 20),
         **kwargs,

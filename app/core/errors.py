@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.requestid import current_request_id
@@ -208,6 +209,22 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem_response(
             exc.status_code, code, title, detail, headers=dict(exc.headers or {})
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost connection (the server restarted, the pool's connection went stale: the pool
+        # does not ping before every request, it drops a broken connection when it fails) or a
+        # busy database: the transaction was rolled back, so a retry is safe.
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+            raise exc
+        log.warning("database unavailable", extra={"error": str(exc.orig)[:300]})
+        return problem_response(
+            503,
+            "database_unavailable",
+            "Database unavailable",
+            "The database could not be reached or is busy; nothing was stored. Retry shortly.",
+            headers={"Retry-After": "1"},
         )
 
     # Unexpected exceptions are answered by RequestIdMiddleware (it knows the request id).

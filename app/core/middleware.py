@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +48,10 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # The client went away before sending its whole body: nothing to answer, nothing
+            # stored (the request's transaction rolled back). Logged as 499, not as an error.
+            status["code"] = 499
         except Exception:
             # The one place an unexpected error becomes a response: logged with the request
             # id, answered with a problem body that carries the id and never a stack trace.

@@ -8,7 +8,8 @@ the auth dependency); from then on, in that session:
   organisation automatically (``with_loader_criteria``), so another organisation's row behaves
   exactly like a row that does not exist;
 * a new ``OrgOwned`` row gets the caller's ``org_id``; a row for another organisation, or moving
-  a row to another organisation, is refused at flush.
+  a row to another organisation, is refused at flush (and by ``check_insert`` for the few rows
+  written with a Core ``INSERT``, such as a footprint).
 
 A session with no tenant at all refuses to touch ``OrgOwned`` tables (fail closed). Code that
 legitimately works across organisations (CLI, background jobs, migrations) says so explicitly with
@@ -124,6 +125,18 @@ def _stamp_and_guard(session: OrmSession, _ctx: Any, _instances: Any) -> None:
             obj.org_id = org_id
         if obj.org_id != org_id:
             raise TenantScopeError("writing another organisation's data")
+
+
+def check_insert(session: OrmSession, org_id: uuid.UUID) -> None:
+    """The flush rule for a row written with a Core ``INSERT`` (hot paths that skip the unit of
+    work): allowed only for the session's own organisation, or in an unscoped session."""
+    bound = tenant_of(session)
+    if bound is None:
+        if session.info.get(_UNSCOPED):
+            return
+        raise TenantScopeError("writing organisation-owned data without a tenant")
+    if org_id != bound:
+        raise TenantScopeError("writing another organisation's data")
 
 
 def scoped(stmt: S, principal: HasOrg) -> S:

@@ -7,6 +7,7 @@ A row holds the normalised input, its hash and the full result JSON. Database tr
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,3 +38,24 @@ class Footprint(OrgOwned, table=True):
     recalculated_from: uuid.UUID | None = Field(default=None, foreign_key="footprint.id")
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFootprint:
+    """A footprint row as ``services.store`` wrote it (the columns of ``Footprint``), without
+    an ORM object: the request that creates a footprint only answers it."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    pcr_code: str
+    pcr_version: str
+    product_name: str
+    product_model: str | None
+    release_id: str
+    input_hash: str
+    total_kgco2e: float
+    normalised_input: dict[str, Any]
+    result: dict[str, Any]
+    recalculated_from: uuid.UUID | None
+    created_by: str
+    created_at: datetime

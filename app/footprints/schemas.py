@@ -279,6 +279,11 @@ class Provenance(BaseModel):
     impact_method: list[str]
     gwp_set: str
     boundary: str
+    grid_region: dict[str, str] | None = Field(
+        default=None,
+        description="the production site's province and grid region, when given (shown; the "
+        "rule's electricity factor decides)",
+    )
     libraries: dict[str, str]
     input_hash: str
     calculated_at: datetime

@@ -5,17 +5,20 @@ and compare. Functions take the session and the principal; they never commit (th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from app.accounts import audit
 from app.accounts.principal import Principal
 from app.core.errors import FieldError, NotFound, ValidationFailed
+from app.core.tenancy import check_insert
 from app.footprints.calculator import (
     CalcConfig,
     Calculation,
@@ -25,7 +28,7 @@ from app.footprints.calculator import (
     dataset_problems,
 )
 from app.footprints.engine_port import engine_view
-from app.footprints.models import Footprint
+from app.footprints.models import Footprint, StoredFootprint, utcnow
 from app.footprints.normalise import check_numbers
 from app.footprints.schemas import CompareIn, FootprintInput, Overrides, RecalculateIn
 from app.rules import services as rules
@@ -108,8 +111,12 @@ def store(
     inp: FootprintInput,
     calc: Calculation,
     recalculated_from: uuid.UUID | None = None,
-) -> Footprint:
-    fp = Footprint(
+) -> StoredFootprint:
+    """Write the footprint and its audit entry (two Core INSERTs in the request's transaction;
+    the row is never changed afterwards, so no ORM object needs tracking)."""
+    check_insert(session, principal.org_id)
+    fp = StoredFootprint(
+        id=uuid.uuid4(),
         org_id=principal.org_id,
         pcr_code=calc.rule.code,
         pcr_version=calc.rule.version,
@@ -122,9 +129,10 @@ def store(
         result=calc.result,
         recalculated_from=recalculated_from,
         created_by=principal.client_id,
+        created_at=utcnow(),
     )
-    session.add(fp)
-    session.flush()
+    # the columns as they are (``dataclasses.asdict`` would deep-copy the result)
+    session.connection().execute(_INSERT, {f: getattr(fp, f) for f in _COLUMNS})
     audit.record(
         session,
         principal,
@@ -144,7 +152,13 @@ def store(
     return fp
 
 
-def create(session: Session, principal: Principal, raw: Any, bg: Any, settings: Any) -> Footprint:
+_INSERT = insert(Footprint.__table__)  # type: ignore[attr-defined]
+_COLUMNS = tuple(f.name for f in dataclasses.fields(StoredFootprint))
+
+
+def create(
+    session: Session, principal: Principal, raw: Any, bg: Any, settings: Any
+) -> StoredFootprint:
     cfg = config(settings)
     inp = parse_input(raw, bg, cfg)
     return store(session, principal, inp, run(session, inp, bg, cfg))
@@ -197,7 +211,7 @@ def recalculate(
     body: RecalculateIn,
     bg: Any,
     settings: Any,
-) -> Footprint:
+) -> StoredFootprint:
     old = get(session, principal, footprint_id)
     if body.release_id is not None and body.release_id != bg.release_id:
         raise ValidationFailed(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -126,6 +128,7 @@ def seed_reference_rules(session: Session, directory: Path = PROJECT_RULES_DIR) 
             note=f"Reference rule, seeded from product_rules/{code}.yaml",
         )
         session.add(v)
+        _forget_latest(code)
         audit.record(
             session,
             None,
@@ -214,32 +217,75 @@ class VersionRef:
     content_hash: str
 
 
-def _ref_query(code: str, version: str | None) -> Any:
+def _ref_queries() -> tuple[Any, Any]:
+    """(by version, newest published) as prebuilt statements with bound parameters."""
     t = PcrVersion.__table__  # type: ignore[attr-defined]
-    stmt = sa_select(t.c.id, t.c.rule_code, t.c.version, t.c.content_hash).where(
-        t.c.rule_code == code
+    base = sa_select(t.c.id, t.c.rule_code, t.c.version, t.c.content_hash).where(
+        t.c.rule_code == bindparam("code")
     )
-    if version:
-        return stmt.where(t.c.version == version)
+    by_version = base.where(t.c.version == bindparam("version"))
     # The newest published version: the first published one of ``_released``'s order.
-    return (
-        stmt.where(t.c.status == VersionStatus.published.value)
+    newest = (
+        base.where(t.c.status == VersionStatus.published.value)
         .order_by(t.c.major.desc(), t.c.minor.desc(), t.c.patch.desc())
         .limit(1)
     )
+    return by_version, newest
+
+
+_BY_VERSION, _NEWEST = _ref_queries()
+
+# Version references a footprint resolved, per database (keyed by its URL):
+# * (code, version) → the reference, kept: a released version never changes;
+# * (code, None) → the newest published version, kept LATEST_TTL_SECONDS and dropped at once in
+#   this process when a version of the rule is published or deprecated here. Another worker
+#   process picks up a newly published version within LATEST_TTL_SECONDS; every footprint
+#   names the version it used either way.
+LATEST_TTL_SECONDS = 2.0
+_REF_CACHE: dict[tuple[str, str, str | None], tuple[VersionRef, float]] = {}
+_REF_CACHE_SIZE = 1024
+
+
+def forget_cached_versions() -> None:
+    """Empty ``_REF_CACHE`` (for tests that purge the database; released versions are never
+    deleted by the service)."""
+    _REF_CACHE.clear()
+
+
+def _forget_latest(code: str) -> None:
+    for key in [k for k in _REF_CACHE if k[1] == code and k[2] is None]:
+        _REF_CACHE.pop(key, None)
 
 
 def resolve_ref_for_footprint(
     session: Session, code: str, version: str | None = None
 ) -> VersionRef:
-    """``resolve_for_footprint`` in one small query (no rule document, no ORM objects).
+    """``resolve_for_footprint`` in one small query (no rule document, no ORM objects), or none
+    when the reference is cached (see ``_REF_CACHE``).
 
     Not found: ``resolve_for_footprint`` answers, with its own errors."""
-    row = session.connection().execute(_ref_query(code, version)).first()
+    key = (str(session.get_bind().engine.url), code, version or None)
+    hit = _REF_CACHE.get(key)
+    now = time.monotonic()
+    if hit is not None and (version or now - hit[1] < LATEST_TTL_SECONDS):
+        return hit[0]
+    stmt, params = (
+        (_BY_VERSION, {"code": code, "version": version})
+        if version
+        else (
+            _NEWEST,
+            {"code": code},
+        )
+    )
+    row = session.connection().execute(stmt, params).first()
     if row is None:
         v = resolve_for_footprint(session, code, version)  # raises NotFound as it always did
         return VersionRef(v.id, v.rule_code, v.version or "", v.content_hash)
-    return VersionRef(row.id, row.rule_code, row.version or "", row.content_hash)
+    ref = VersionRef(row.id, row.rule_code, row.version or "", row.content_hash)
+    if len(_REF_CACHE) >= _REF_CACHE_SIZE:
+        _REF_CACHE.clear()
+    _REF_CACHE[key] = (ref, now)
+    return ref
 
 
 def compiled_ref(session: Session, ref: VersionRef) -> Rule:
@@ -471,6 +517,7 @@ def publish(
     before = version_state(draft)
     now = utcnow()
     draft.status = VersionStatus.published.value
+    _forget_latest(code)
     draft.major, draft.minor, draft.patch = new
     draft.version = "{}.{}.{}".format(*new)
     draft.published_at = now
@@ -517,6 +564,7 @@ def deprecate(
         )
     before = version_state(v)
     v.status = VersionStatus.deprecated.value
+    _forget_latest(code)
     v.deprecated_at = utcnow()
     v.deprecation_reason = reason
     session.add(v)
