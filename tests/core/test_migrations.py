@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 import app.models  # noqa: F401 - registers every table
 from app.core.database import make_engine, metadata
@@ -53,3 +53,30 @@ def test_naming_convention_applies_to_every_constraint() -> None:
     for table in metadata.sorted_tables:
         for c in table.constraints:
             assert c.name, f"{table.name} has an unnamed constraint {c!r}"
+
+
+def test_footprint_documents_are_lz4_compressed_on_postgresql(fresh_url: str) -> None:
+    upgrade_to_head(fresh_url)
+    engine = make_engine(fresh_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("column compression: PostgreSQL")
+        with engine.connect() as conn:
+            lz4 = conn.execute(
+                text(
+                    "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+                    "AND 'lz4' = ANY(enumvals)"
+                )
+            ).first()
+            if lz4 is None:
+                pytest.skip("this PostgreSQL is built without LZ4")
+            rows = conn.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'footprint'::regclass "
+                    "AND attname IN ('normalised_input', 'result')"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert {name: method for name, method in rows} == {"normalised_input": "l", "result": "l"}
