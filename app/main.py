@@ -95,12 +95,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     install_pact_openapi(app)  # after install_openapi: PACT error bodies on /3/…
     install_request_examples(app)
+    # Routes are matched in this order: the busiest first (footprints), so that the common
+    # request does not walk every other router's routes. No two routers share a path.
+    app.include_router(footprints_router)
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)
     app.include_router(background_router)
     app.include_router(rules_router)
-    app.include_router(footprints_router)
     app.include_router(exports_router)
     app.include_router(pact_router)
     return app

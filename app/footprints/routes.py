@@ -17,6 +17,7 @@ from app.accounts.deps import AnyRole, require
 from app.accounts.idempotency import Idempotent
 from app.accounts.principal import Principal, Role
 from app.background.services import require_background
+from app.core import jsonio
 from app.core.deps import DbSession
 from app.core.errors import FieldError, ValidationFailed
 from app.core.jsonio import FastJSONResponse
@@ -98,6 +99,10 @@ def summary(fp: Footprint) -> FootprintSummary:
 
 async def _json_body(request: Request) -> Any:
     body = await request.body()
+    try:
+        return jsonio.loads(body)
+    except ValueError:
+        pass  # not strict JSON: maybe NaN / Infinity, which the number checks name with pointers
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
