@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.accounts.openapi import install_openapi
+from app.accounts.principal_cache import PrincipalCache
 from app.accounts.routes import auth_router
 from app.accounts.routes import router as accounts_router
 from app.background.loader import BackgroundData, load_background
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = Database(settings.database_url)
+        app.state.principal_cache = PrincipalCache(settings.database_url)
+        app.state.principal_cache.start()
         app.state.background = _load_background(settings)
         app.state.release = app.state.background.release if app.state.background else None
         resume_pending_events(app)
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.principal_cache.stop()
             app.state.db.dispose()
 
     app = FastAPI(

@@ -23,6 +23,7 @@ from fastapi.security import OAuth2
 
 from app.accounts import service
 from app.accounts.principal import ROLE_DESCRIPTIONS, Principal, Role
+from app.accounts.principal_cache import PrincipalCache
 from app.core.deps import DbSession
 from app.core.errors import Forbidden, Unauthorized
 from app.core.limits import RateLimiter
@@ -78,7 +79,8 @@ async def current_principal(
     """The authenticated caller; 401 problem otherwise. Also rate-limits and binds the tenant.
 
     Async so that FastAPI runs it inline: the token check is pure CPU and the client look-up one
-    indexed query (a thread-pool hop per request would cost more than the query)."""
+    indexed query (a thread-pool hop per request would cost more than the query), or none when
+    ``PrincipalCache`` (PostgreSQL) holds the client."""
     cached = authenticated_principal(request)
     if cached is not None:
         bind_tenant(session, cached.org_id)
@@ -90,9 +92,15 @@ async def current_principal(
         claims = decode_token(request.app.state.settings.secret_key, token.strip())
     except InvalidToken:
         raise unauthorized() from None
-    principal = service.principal_for(session, claims)
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    principal = cache.get(claims) if cache is not None else None
     if principal is None:
-        raise unauthorized()
+        generation = cache.generation if cache is not None else 0
+        principal = service.principal_for(session, claims)
+        if principal is None:
+            raise unauthorized()
+        if cache is not None:
+            cache.put(claims, principal, generation)
     limiter = rate_limiter(request)
     if limiter is not None:
         limiter.check(principal.client_id)

@@ -19,6 +19,7 @@ from app.accounts import audit
 from app.accounts.families import PRODUCT_FAMILIES
 from app.accounts.models import ApiClient, Organisation, utcnow
 from app.accounts.principal import ROLES_BY_KIND, OrgKind, Principal, Role
+from app.accounts.principal_cache import notify_client_changed
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.security import (
     TokenClaims,
@@ -201,6 +202,7 @@ def rotate_client(
     client.rotated_at = utcnow()
     session.add(client)
     session.flush()
+    notify_client_changed(session, client.client_id)
     audit.record(
         session,
         principal,
@@ -224,6 +226,7 @@ def revoke_client(
     client.revoked_at = utcnow()
     session.add(client)
     session.flush()
+    notify_client_changed(session, client.client_id)
     audit.record(
         session,
         principal,
