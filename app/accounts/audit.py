@@ -31,6 +31,33 @@ def state_hash(state: dict[str, Any] | None) -> str | None:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def entry(
+    principal: Principal | None,
+    *,
+    resource: str,
+    resource_id: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """The column values of one entry (``record`` writes it; ``insert_together`` may write it
+    with the change it describes)."""
+    return {
+        "at": utcnow(),
+        "client_id": principal.client_id if principal else (actor or SYSTEM_ACTOR),
+        "org_id": principal.org_id if principal else None,
+        "org_name": principal.org_name if principal else None,
+        "role": principal.role.value if principal else None,
+        "resource": resource,
+        "resource_id": str(resource_id),
+        "action": action,
+        "before_hash": state_hash(before),
+        "after_hash": state_hash(after),
+        "request_id": current_request_id(),
+    }
+
+
 def record(
     session: Session,
     principal: Principal | None,
@@ -48,25 +75,20 @@ def record(
     them (default ``system``). Written at once with one Core ``INSERT`` (no ORM object to
     track: an entry is never read back or changed in the request that writes it).
     """
-    session.connection().execute(
-        _INSERT,
-        {
-            "at": utcnow(),
-            "client_id": principal.client_id if principal else (actor or SYSTEM_ACTOR),
-            "org_id": principal.org_id if principal else None,
-            "org_name": principal.org_name if principal else None,
-            "role": principal.role.value if principal else None,
-            "resource": resource,
-            "resource_id": str(resource_id),
-            "action": action,
-            "before_hash": state_hash(before),
-            "after_hash": state_hash(after),
-            "request_id": current_request_id(),
-        },
+    values = entry(
+        principal,
+        resource=resource,
+        resource_id=resource_id,
+        action=action,
+        before=before,
+        after=after,
+        actor=actor,
     )
+    session.connection().execute(_INSERT, values)
 
 
-_INSERT = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
+_INSERT = insert(TABLE)
 
 
 def query(

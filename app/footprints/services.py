@@ -12,11 +12,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from app.accounts import audit
 from app.accounts.principal import Principal
+from app.core.database import insert_together
 from app.core.errors import FieldError, NotFound, ValidationFailed
 from app.core.tenancy import check_insert
 from app.footprints.calculator import (
@@ -112,8 +112,9 @@ def store(
     calc: Calculation,
     recalculated_from: uuid.UUID | None = None,
 ) -> StoredFootprint:
-    """Write the footprint and its audit entry (two Core INSERTs in the request's transaction;
-    the row is never changed afterwards, so no ORM object needs tracking)."""
+    """Write the footprint and its audit entry, both or neither (``insert_together``: one
+    statement on PostgreSQL when nothing else was written; the row is never changed afterwards,
+    so no ORM object tracks it). The request's last write."""
     check_insert(session, principal.org_id)
     fp = StoredFootprint(
         id=uuid.uuid4(),
@@ -131,10 +132,7 @@ def store(
         created_by=principal.client_id,
         created_at=utcnow(),
     )
-    # the columns as they are (``dataclasses.asdict`` would deep-copy the result)
-    session.connection().execute(_INSERT, {f: getattr(fp, f) for f in _COLUMNS})
-    audit.record(
-        session,
+    entry = audit.entry(
         principal,
         resource="footprint",
         resource_id=str(fp.id),
@@ -149,10 +147,13 @@ def store(
             "recalculated_from": str(recalculated_from) if recalculated_from else None,
         },
     )
+    # the columns as they are (``dataclasses.asdict`` would deep-copy the result)
+    row = {f: getattr(fp, f) for f in _COLUMNS}
+    insert_together(session, [(_TABLE, row), (audit.TABLE, entry)])
     return fp
 
 
-_INSERT = insert(Footprint.__table__)  # type: ignore[attr-defined]
+_TABLE = Footprint.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(f.name for f in dataclasses.fields(StoredFootprint))
 
 

@@ -169,3 +169,53 @@ def test_client_that_hangs_up_mid_body_is_not_an_error(
     access = [r for r in caplog.records if r.name == "pcf.access"]
     assert access and access[-1].__dict__["status"] == 499
     assert _count(fp_api) == before
+
+
+def test_footprint_and_audit_entry_are_written_together_or_not_at_all(
+    fp_api: FootprintApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import event
+
+    engine = fp_api.client.app.state.db.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    assert fp_api.post("maker", "/v1/footprints", json=example(GLASS)).status_code == 201
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        r = fp_api.post("maker", "/v1/footprints", json=example(GLASS))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert r.status_code == 201
+    writes = [s for s in statements if "INSERT" in s]
+    if fp_api.db_url.startswith("postgresql"):
+        # client and rule known already: the request's one statement writes both rows
+        assert len(statements) == 1 and statements[0].lstrip().startswith("WITH w0 AS")
+    else:
+        assert len(writes) == 2
+    fp_id = r.json()["id"]
+    db = Database(fp_api.db_url)
+    try:
+        with db.engine.connect() as c:
+            n = c.execute(
+                text(
+                    "SELECT count(*) FROM audit_entry WHERE resource_id = :i AND action = 'create'"
+                ),
+                {"i": fp_id},
+            ).scalar_one()
+    finally:
+        db.dispose()
+    assert n == 1
+
+    # the audit entry cannot be written: neither is the footprint
+    from app.accounts import audit
+
+    real = audit.entry
+    monkeypatch.setattr(audit, "entry", lambda *a, **k: {**real(*a, **k), "resource": None})
+    before = _count(fp_api)
+    fp_api.client.raise_server_exceptions = False  # type: ignore[attr-defined]
+    r = fp_api.post("maker", "/v1/footprints", json=example(GLASS))
+    assert r.status_code == 500
+    assert _count(fp_api) == before
