@@ -27,7 +27,7 @@ from app.accounts.principal_cache import PrincipalCache
 from app.core.deps import DbSession
 from app.core.errors import Forbidden, Unauthorized
 from app.core.limits import RateLimiter
-from app.core.security import InvalidToken, decode_token
+from app.core.security import InvalidToken, verify_token
 from app.core.tenancy import bind_tenant
 
 SCHEME_NAME = "OAuth2ClientCredentials"
@@ -89,7 +89,7 @@ async def current_principal(
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized()
     try:
-        claims = decode_token(request.app.state.settings.secret_key, token.strip())
+        claims = verify_token(request.app.state.settings.secret_key, token.strip())
     except InvalidToken:
         raise unauthorized() from None
     cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)

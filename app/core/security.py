@@ -111,3 +111,25 @@ def decode_token(key: str, token: str, *, leeway: int = 5) -> TokenClaims:
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken() from exc
+
+
+# A client sends the same token with every request for its lifetime: the claims of a verified
+# token are kept (keyed by the key and the whole token text, so only that exact, already verified
+# string hits), and only its expiry is checked again. Bounded; emptied when full.
+_VERIFIED: dict[tuple[str, str], TokenClaims] = {}
+_VERIFIED_MAX = 4096
+
+
+def verify_token(key: str, token: str, *, leeway: int = 5) -> TokenClaims:
+    """``decode_token``, remembering what it verified (see ``_VERIFIED``)."""
+    claims = _VERIFIED.get((key, token))
+    if claims is not None:
+        if time.time() < claims.expires_at + leeway:
+            return claims
+        _VERIFIED.pop((key, token), None)
+        raise InvalidToken()
+    claims = decode_token(key, token, leeway=leeway)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(key, token)] = claims
+    return claims

@@ -203,3 +203,19 @@ def test_openapi_shows_what_each_route_needs(api: TestClient) -> None:
     for path in ("/v1/organisations", "/v1/organisations/{org_id}/clients"):
         names = {p["name"] for p in spec["paths"][path]["post"]["parameters"]}
         assert "Idempotency-Key" in names, path
+
+
+def test_a_remembered_token_still_expires_and_a_changed_one_is_verified_again(
+    api: TestClient, admin: Creds, monkeypatch: Any
+) -> None:
+    from app.core import security
+
+    token = mint(admin, ttl_seconds=60)
+    assert api.get("/v1/me", headers=bearer(token)).status_code == 200
+    assert api.get("/v1/me", headers=bearer(token)).status_code == 200  # remembered now
+    head, payload, sig = token.split(".")
+    forged = ".".join((head, payload, sig[:-2] + ("AA" if not sig.endswith("AA") else "BB")))
+    assert api.get("/v1/me", headers=bearer(forged)).status_code == 401
+    later = time.time() + 120
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    assert api.get("/v1/me", headers=bearer(token)).status_code == 401

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.accounts import service
 from app.accounts.principal import Principal
 from app.core.errors import AppError
-from app.core.security import InvalidToken, decode_token
+from app.core.security import InvalidToken, verify_token
 from app.core.tenancy import unscoped
 from app.exports import services
 from app.exports.models import PactEvent, PactRecipient
@@ -115,7 +115,7 @@ def _principal(request: Request, session: Session) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise _token_expired()
     try:
-        claims = decode_token(request.app.state.settings.secret_key, token.strip())
+        claims = verify_token(request.app.state.settings.secret_key, token.strip())
     except InvalidToken:
         raise _token_expired() from None
     principal = service.principal_for(session, claims)
