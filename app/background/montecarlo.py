@@ -24,14 +24,20 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+
+from app.background.engine import RowCache
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +316,152 @@ def save_bank(directory: Path, bank: npt.NDArray[np.float32], meta: dict[str, An
     (directory / BANK_META_FILE).write_text(json.dumps(meta, indent=1))
 
 
+# Bound of the foreground lognormal factors kept per sample order
+# (``SampleOrder.lognormal_factors``; at most 4 orders are kept): one row is iterations x 8 bytes
+# (4 KB at 500 iterations), per position among a request's uncertain lines and per sigma; 16 MB
+# hold 4,000 of them (a service sees a few dozen distinct sigmas).
+LOGNORMAL_CACHE_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class SampleOrder:
+    """Which bank samples a request reads, and the random stream that follows.
+
+    ``cols`` are the first ``n`` entries of the seeded permutation of the bank's samples;
+    ``rng_state`` is the state of the request's generator right after that permutation, so the
+    foreground normals drawn from ``generator()`` continue the very same stream as if the
+    permutation had just been drawn (the permutation itself depends only on the seed and the
+    sizes, ``key``, so it is computed once per (bank size, iterations, seed): ``sample_order``)."""
+
+    key: tuple[int, int, int]  # (bank size, iterations, seed)
+    n: int
+    cols: IntArray
+    rng_state: Mapping[str, Any]
+    factor_rows: RowCache[tuple[int, float]] = field(compare=False, repr=False)
+
+    def generator(self) -> np.random.Generator:
+        """The request's generator after the permutation (see ``generator_at``)."""
+        return generator_at(self.rng_state)
+
+    def lognormal_factors(self, sigma: FloatArray, scale: FloatArray | None = None) -> FloatArray:
+        """``exp(sigma[:, None] * z)`` with ``z = generator().standard_normal((len(sigma), n))``,
+        the foreground factors of a request's uncertain lines (median 1), the same bits; times
+        ``scale[:, None]`` if given (in place: the same bits as multiplying after).
+
+        The stream after the permutation is fixed, and a draw of ``(u, n)`` normals is the first
+        ``u * n`` of it, so row ``r`` depends only on this order, ``r`` and ``sigma[r]``: rows
+        are cached (``LOGNORMAL_CACHE_BYTES``), and a miss draws the stream's prefix only up to
+        the last missing row."""
+        u = len(sigma)
+        keys = list(enumerate(sigma.tolist()))
+
+        def draw(missing: list[tuple[int, float]]) -> list[FloatArray]:
+            z = self.generator().standard_normal((max(r for r, _ in missing) + 1, self.n))
+            return [np.exp(sigma[r] * z[r]) for r, _ in missing]
+
+        out = self.factor_rows.gather(keys, draw)
+        if scale is not None:
+            out *= scale[:, None]
+        return out.reshape(u, self.n)
+
+
+_THREAD = threading.local()
+
+
+def generator_at(state: Mapping[str, Any]) -> np.random.Generator:
+    """A generator in bit-generator ``state``: it draws what a fresh one in that state would.
+
+    It is this thread's reusable generator, set to ``state`` (building a generator costs more
+    than a request's draws from it), so it is valid only until the next ``generator_at`` or
+    ``seeded_generator`` on the same thread: draw from it, then let it go."""
+    rng: np.random.Generator | None = getattr(_THREAD, "rng", None)
+    if rng is None:
+        rng = _THREAD.rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = state
+    return rng
+
+
+@lru_cache(maxsize=64)
+def _seeded_state(seed: int) -> Mapping[str, Any]:
+    return np.random.default_rng(seed).bit_generator.state
+
+
+def seeded_generator(seed: int) -> np.random.Generator:
+    """``np.random.default_rng(seed)``'s stream (same draws) on this thread's reusable generator:
+    valid until the next ``generator_at`` or ``seeded_generator`` on the thread."""
+    return generator_at(_seeded_state(int(seed)))
+
+
+def mean_sd(samples: FloatArray) -> tuple[float, float]:
+    """``(samples.mean(), samples.std(ddof=1))`` of 1-d float64 samples (sd 0 for one sample),
+    the same bits: numpy's own steps (pairwise sums by ``np.add.reduce``, the mean, squared
+    deviations, division by n - 1, square root) without its general machinery."""
+    n = samples.shape[0]
+    if n == 0:
+        return math.nan, 0.0
+    mean = float(np.add.reduce(samples)) / n
+    if n < 2:
+        return mean, 0.0
+    deviations = samples - mean
+    return mean, math.sqrt(float(np.add.reduce(deviations * deviations)) / (n - 1))
+
+
+def percentiles(samples: FloatArray, q: Sequence[float]) -> list[float]:
+    """``np.percentile(samples, q)`` of 1-d finite samples (method "linear"), the same bits.
+
+    numpy's general code (partition, index bookkeeping) costs about as much as the rest of a
+    request's Monte Carlo statistics; this is its arithmetic, in IEEE doubles as numpy does it,
+    on one sorted copy: virtual index ``(n - 1) * (q / 100)``, and numpy's ``_lerp`` between its
+    neighbours (``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` for ``t >= 0.5``; the last
+    value from index ``n - 1`` on). Checked against ``np.percentile`` bit for bit in
+    ``tests/footprints/test_calc_cache.py``."""
+    ordered = np.sort(np.asarray(samples, dtype=np.float64))
+    n = ordered.shape[0]
+    out = []
+    for pct in q:
+        virtual = (n - 1) * (float(pct) / 100)
+        if virtual >= n - 1:
+            previous = following = n - 1
+            gamma = virtual + 1  # numpy's gamma against its index -1 (a == b: no effect)
+        else:
+            previous = math.floor(virtual)
+            following = previous + 1
+            gamma = virtual - previous
+        a, b = float(ordered[previous]), float(ordered[following])
+        diff = b - a
+        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+    return out
+
+
+@lru_cache(maxsize=4)
+def sample_order(n_bank: int, iterations: int | None, seed: int) -> SampleOrder:
+    """The (cached, read-only) ``SampleOrder`` of a request on a bank of ``n_bank`` samples."""
+    n = n_bank if iterations is None else int(iterations)
+    if not 0 < n <= n_bank:
+        raise ValueError(f"iterations must be in 1..{n_bank} (bank size), got {n}")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
+    cols = rng.permutation(n_bank)[:n]
+    cols.setflags(write=False)
+    factor_rows: RowCache[tuple[int, float]] = RowCache(n, LOGNORMAL_CACHE_BYTES)
+    return SampleOrder((int(n_bank), n, int(seed)), n, cols, rng.bit_generator.state, factor_rows)
+
+
+def combine_block(
+    block: FloatArray, amounts: FloatArray, sigma: FloatArray, order: SampleOrder
+) -> FloatArray:
+    """Per-iteration footprints ``[n, K]`` from the lines' bank samples ``block[line, K, n]``
+    (already in ``order.cols`` order, as float64) and the foreground lognormal factors."""
+    uncertain = sigma > 0
+    if uncertain.all() and len(sigma):  # every line uncertain: no masked copies
+        factors = order.lognormal_factors(sigma, scale=amounts)
+    else:
+        factors = np.empty((len(amounts), order.n))
+        factors[:] = amounts[:, None]
+        if uncertain.any():
+            factors[uncertain] *= order.lognormal_factors(sigma[uncertain])
+    return np.einsum("ikn,in->nk", block, factors)
+
+
 def combine(
     bank: npt.NDArray[np.float32],
     idx: IntArray,
@@ -319,20 +471,14 @@ def combine(
     iterations: int | None,
     seed: int,
 ) -> FloatArray:
-    """Per-iteration footprints ``[iterations, K]`` of a demand (see module docstring)."""
-    n_bank = int(bank.shape[2])
-    n = n_bank if iterations is None else int(iterations)
-    if not 0 < n <= n_bank:
-        raise ValueError(f"iterations must be in 1..{n_bank} (bank size), got {n}")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
-    cols = rng.permutation(n_bank)[:n]
-    block = np.asarray(bank[idx], dtype=np.float64)[:, :, cols]  # [lines, K, n]
-    factors = np.broadcast_to(amounts[:, None], (len(idx), n)).copy()
-    uncertain = sigma > 0
-    if uncertain.any():
-        z = rng.standard_normal((int(uncertain.sum()), n))
-        factors[uncertain] *= np.exp(sigma[uncertain, None] * z)
-    return np.einsum("ikn,in->nk", block, factors)
+    """Per-iteration footprints ``[iterations, K]`` of a demand (see module docstring).
+
+    The straightforward reading of the bank; ``Engine.monte_carlo`` gets the same ``block`` from
+    its cache of permuted rows instead (the same numbers: ``tests/footprints/test_calc_cache.py``).
+    """
+    order = sample_order(int(bank.shape[2]), iterations, seed)
+    block = np.asarray(bank[idx], dtype=np.float64)[:, :, order.cols]  # [lines, K, n]
+    return combine_block(block, amounts, sigma, order)
 
 
 def summarize(

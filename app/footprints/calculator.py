@@ -18,6 +18,8 @@ Pipeline (``calculate``):
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,18 +30,26 @@ from typing import Any
 import numpy as np
 import pint
 
-from app.background import gases
+from app.background import gases, montecarlo
 from app.background.indicators import INDICATOR_KEYS, PRIMARY
 from app.core.errors import FieldError, ValidationFailed
 from app.core.limits import check_bom_limits
 from app.footprints import tables
 from app.footprints.engine_port import ActivityKey, EngineView
-from app.footprints.normalise import Expanded, check_numbers, expand, input_hash, normalised
+from app.footprints.normalise import Expanded, InputWalk, expand
 from app.footprints.schemas import FootprintInput, FootprintLine
 from app.rules.interpreter import CheckReport, ResolvedInput, Rule, ptr
 from app.rules.modelkit import FactorValue, ModelOutput
 from app.rules.schema import STAGE_ORDER, Boundary, Confidence, GwpSet, Stage
-from app.rules.units import UnitProblem, magnitude_in, parse_unit, quantity
+from app.rules.units import (
+    UnitProblem,
+    magnitude_in,
+    parse_unit,
+    product_in,
+    quantity,
+    ratio,
+    same_dimension,
+)
 
 TOTAL = PRIMARY.key  # gwp100_total
 RELEVANT_COVERAGE = 0.8  # "most relevant" contributors: the largest ones up to 80 % of the total
@@ -94,7 +104,7 @@ class RuleRef:
     content_hash: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One contribution: demand on a background activity, or a direct (primary / literal) value."""
 
@@ -110,11 +120,9 @@ class Item:
     dqr: float | None = None
     primary: bool = False
     packaging: bool = False
-    values: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def kgco2e(self) -> float:
-        return self.values.get(TOTAL, 0.0)
+    # lognormal sigma of an aggregated factor (its one published value), sampled per line
+    sigma: float | None = None
+    kgco2e: float = 0.0  # GWP total, per reference flow (set by ``_Builder.compute``)
 
 
 @dataclass
@@ -129,6 +137,80 @@ class Calculation:
 
 def dataset_unit(unit: str) -> str:
     return _DATASET_UNITS.get(unit, unit)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetFacts:
+    """What a calculation reads of a catalogue record, read once per dataset and release."""
+
+    record: dict[str, Any]
+    pcf_id: str
+    unit: str  # as the catalogue writes it
+    target_unit: str  # the same, as the unit registry reads it
+    key: ActivityKey
+    dqr: float  # the record's DQR (5 when it has none)
+    sigma: float | None  # lognormal sigma of an aggregated factor (``_factor_sigma``)
+    geography: str
+    proxy: bool
+    # country of the product -> the dataset's warning for it, (code, message) or None
+    warnings: dict[str, tuple[str, str] | None] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, rec: dict[str, Any]) -> DatasetFacts:
+        bw = rec["brightway"]
+        unit = str(rec["unit"])
+        return cls(
+            record=rec,
+            pcf_id=rec["pcf_id"],
+            unit=unit,
+            target_unit=dataset_unit(unit),
+            key=(bw["database"], bw["code"]),
+            dqr=float((rec.get("dq") or {}).get("DQR", 5.0)),
+            sigma=_factor_sigma(rec),
+            geography=str(rec.get("geography") or rec.get("location") or ""),
+            proxy=bool(rec.get("proxy")),
+        )
+
+    def warning(self, country: str) -> tuple[str, str] | None:
+        """What using the dataset for a product made in ``country`` is warned of: a proxy, or
+        data of another geography; (code, message), worded once per country."""
+        if country in self.warnings:
+            return self.warnings[country]
+        geo, pcf_id = self.geography, self.pcf_id
+        local = geo.startswith(country) or geo in ("GLO", "")
+        w: tuple[str, str] | None = None
+        if self.proxy:
+            w = (
+                "proxy_dataset",
+                f"{pcf_id} is a proxy ({geo} data"
+                + ("" if local else f" for a product made in {country}")
+                + f"; DQR {self.record.get('dq', {}).get('DQR')})",
+            )
+        elif not local:
+            w = (
+                "geography_mismatch",
+                f"{pcf_id} represents {geo}; the product is made in {country}",
+            )
+        self.warnings[country] = w
+        return w
+
+
+# Facts per catalogue (a release's catalogue never changes), dropped with the catalogue.
+_FACTS: weakref.WeakKeyDictionary[Any, dict[str, DatasetFacts]] = weakref.WeakKeyDictionary()
+_FACTS_LOCK = threading.Lock()
+
+
+def _facts_of(catalogue: Any) -> dict[str, DatasetFacts]:
+    """The (growing) ``DatasetFacts`` cache of a catalogue: filled on first use of a dataset;
+    a race only computes the same facts twice."""
+    try:
+        facts = _FACTS.get(catalogue)
+        if facts is None:
+            with _FACTS_LOCK:
+                facts = _FACTS.setdefault(catalogue, {})
+    except TypeError:  # a catalogue that cannot be weakly referenced: facts per calculation
+        return {}
+    return facts
 
 
 def dqr_rating(dqr: float) -> str:
@@ -228,10 +310,14 @@ class _Builder:
         self.engine = engine
         self.cfg = cfg
         self.errors: list[FieldError] = []
-        self.warnings: list[FieldError] = []
+        self.warnings: list[dict[str, Any]] = []  # as the result lists them
         self.items: list[Item] = []
+        self.by_stage: dict[Stage, dict[ActivityKey, float]] = {}  # set by ``compute``
         self.exists: Container[str] = bg.catalogue
+        self._facts = _facts_of(bg.catalogue)
         self._warned: set[tuple[str, str]] = set()
+        site = inp.product.production_site
+        self.country = site.country if site is not None else "CN"
 
     # ---------------------------------------------------------------- helpers
     def warn(self, pointer: str | None, code: str, message: str, once: str | None = None) -> None:
@@ -239,11 +325,21 @@ class _Builder:
             if (code, once) in self._warned:
                 return
             self._warned.add((code, once))
-        self.warnings.append(FieldError(pointer or "", code, message))
+        self.warnings.append({"pointer": pointer or None, "code": code, "message": message})
 
     def record(self, pcf_id: str) -> dict[str, Any] | None:
         rec: dict[str, Any] | None = self.bg.catalogue.get(pcf_id)
         return rec
+
+    def facts(self, pcf_id: str) -> DatasetFacts | None:
+        """``DatasetFacts`` of a dataset of the release (None for an unknown id)."""
+        f = self._facts.get(pcf_id)
+        if f is None:
+            rec = self.record(pcf_id)
+            if rec is None:
+                return None
+            f = self._facts[pcf_id] = DatasetFacts.of(rec)
+        return f
 
     def to_dataset_unit(
         self, amount: float, unit: str, rec: dict[str, Any], at: str, piece_mass: Any = None
@@ -262,11 +358,11 @@ class _Builder:
             )
             return None
         try:
-            src = parse_unit(unit)
+            parse_unit(unit)
         except UnitProblem as exc:
             self.errors.append(FieldError(at + "/unit", "unit_unknown", str(exc)))
             return None
-        is_items = src.dimensionality == parse_unit("item").dimensionality
+        is_items = same_dimension(unit, "item")
         if not (is_items and piece_mass is not None):
             try:  # the common case: one multiplication by a cached pint factor (same bits)
                 return magnitude_in(amount, unit, target_text)
@@ -313,8 +409,8 @@ class _Builder:
         piece_mass: Any = None,
         dqr: float | None = None,
     ) -> None:
-        rec = self.record(pcf_id)
-        if rec is None:
+        facts = self.facts(pcf_id)
+        if facts is None:
             closest = self.bg.catalogue.closest(pcf_id)
             self.errors.append(
                 FieldError(
@@ -326,11 +422,16 @@ class _Builder:
                 )
             )
             return
-        converted = self.to_dataset_unit(amount, unit, rec, at, piece_mass)
+        converted: float | None = None
+        if piece_mass is None:
+            try:  # the common case: one multiplication by a cached pint factor (same bits)
+                converted = magnitude_in(amount, unit, facts.target_unit)
+            except (UnitProblem, pint.errors.DimensionalityError):
+                converted = None  # to_dataset_unit says what is wrong
         if converted is None:
-            return
-        bw = rec["brightway"]
-        dq = rec.get("dq") or {}
+            converted = self.to_dataset_unit(amount, unit, facts.record, at, piece_mass)
+            if converted is None:
+                return
         self.items.append(
             Item(
                 stage=stage,
@@ -338,37 +439,20 @@ class _Builder:
                 kind=kind,
                 pointer=pointer,
                 amount=converted,
-                unit=str(rec["unit"]),
+                unit=facts.unit,
                 dataset=pcf_id,
-                key=(bw["database"], bw["code"]),
-                dqr=dqr if dqr is not None else float(dq.get("DQR", 5.0)),
+                key=facts.key,
+                dqr=dqr if dqr is not None else facts.dqr,
                 packaging=packaging,
+                sigma=facts.sigma,
             )
         )
-        self._dataset_warnings(rec, pointer)
+        self._dataset_warnings(facts, pointer)
 
-    def _dataset_warnings(self, rec: dict[str, Any], pointer: str | None) -> None:
-        pcf_id = rec["pcf_id"]
-        geo = str(rec.get("geography") or rec.get("location") or "")
-        site = self.inp.product.production_site
-        country = site.country if site is not None else "CN"
-        local = geo.startswith(country) or geo in ("GLO", "")
-        if rec.get("proxy"):
-            self.warn(
-                pointer,
-                "proxy_dataset",
-                f"{pcf_id} is a proxy ({geo} data"
-                + ("" if local else f" for a product made in {country}")
-                + f"; DQR {rec.get('dq', {}).get('DQR')})",
-                once=pcf_id,
-            )
-        elif not local:
-            self.warn(
-                pointer,
-                "geography_mismatch",
-                f"{pcf_id} represents {geo}; the product is made in {country}",
-                once=pcf_id,
-            )
+    def _dataset_warnings(self, facts: DatasetFacts, pointer: str | None) -> None:
+        w = facts.warning(self.country)
+        if w is not None:
+            self.warn(pointer, w[0], w[1], once=facts.pcf_id)
 
     def direct_item(
         self,
@@ -387,7 +471,7 @@ class _Builder:
         packaging: bool = False,
     ) -> None:
         try:
-            kg = (quantity(amount, unit) * quantity(value, value_unit)).to("kgCO2e").magnitude
+            kg = product_in(amount, unit, value, value_unit, "kgCO2e")
         except (UnitProblem, pint.errors.DimensionalityError):
             self.errors.append(
                 FieldError(
@@ -497,14 +581,15 @@ class _Builder:
         self, outputs: Sequence[ModelOutput], inputs: Mapping[str, ResolvedInput], scale: float
     ) -> None:
         eol_over = self.inp.eol_datasets
+        key = _input_for(self.rule)
+        factor_pointer = "/inputs" + (ptr(key) if key else "")
         for o in outputs:
             name = _output_name(o)
             pointer = "/inputs"
             amount = o.amount * scale
             if o.kind in ("electricity", "fuel"):
                 f = o.factor or FactorValue()
-                key = _input_for(o, self.rule)
-                pointer = "/inputs" + (ptr(key) if key else "")
+                pointer = factor_pointer
                 if f.dataset is not None:
                     self.dataset_item(
                         stage=o.stage,
@@ -558,7 +643,7 @@ class _Builder:
             elif o.kind == "waste":
                 group = str(o.detail.get("material_group", "unspecified"))
                 route = str(o.detail.get("route", ""))
-                at = ptr("eol_datasets", group, route)
+                at, share_pointer = _eol_pointers(group, route)
                 chosen = (eol_over.get(group) or {}).get(route) or (eol_over.get("*") or {}).get(
                     route
                 )
@@ -587,7 +672,7 @@ class _Builder:
                     stage=o.stage,
                     name=name,
                     kind="end_of_life",
-                    pointer="/inputs/eol_treatment_shares" + ptr(group, route),
+                    pointer=share_pointer,
                     pcf_id=chosen,
                     amount=amount,
                     unit=o.unit,
@@ -597,29 +682,44 @@ class _Builder:
 
     # ---------------------------------------------------------------- results
     def compute(self) -> dict[Stage, dict[str, float]]:
+        """Every item's GWP (``kgco2e``) and each stage's indicators, per reference flow; keeps
+        the demand per stage (``by_stage``) for the calculation's record."""
+        items = self.items
         by_stage: dict[Stage, dict[ActivityKey, float]] = defaultdict(lambda: defaultdict(float))
-        for it in self.items:
+        direct: dict[Stage, float] = defaultdict(float)
+        for it in items:
             if it.key is not None:
                 by_stage[it.stage][it.key] += it.amount
-        # per item (for contributors and data quality), one engine call for all of them
-        keys = sorted({it.key for it in self.items if it.key is not None})
-        unit_values = self.engine.unit_values(keys)
-        for it in self.items:
-            if it.key is not None:
-                uv = unit_values[it.key]
-                it.values = {k: it.amount * uv.get(k, 0.0) for k in INDICATOR_KEYS}
             else:
-                it.values = {k: 0.0 for k in INDICATOR_KEYS}
-                it.values[TOTAL] = it.direct_kgco2e or 0.0
+                direct[it.stage] += it.direct_kgco2e or 0.0
+        self.by_stage = by_stage
+        # Each stage's indicators and, for contributors and data quality, every item's GWP: one
+        # engine call for all of them.
+        with_demand = [st for st in STAGE_ORDER if by_stage.get(st)]
+        stage_totals, unit_totals = self.engine.stage_totals([by_stage[st] for st in with_demand])
+        totals = dict(zip(with_demand, stage_totals, strict=True))
+        for it in items:
+            if it.key is not None:
+                it.kgco2e = it.amount * unit_totals[it.key]
+            else:
+                it.kgco2e = it.direct_kgco2e or 0.0
         stages: dict[Stage, dict[str, float]] = {}
         for st in STAGE_ORDER:
-            demand = dict(by_stage.get(st, {}))
-            values = self.engine.totals(demand) if demand else dict.fromkeys(INDICATOR_KEYS, 0.0)
-            direct = sum(it.direct_kgco2e or 0.0 for it in self.items if it.stage is st)
-            values = dict(values)
-            values[TOTAL] = values.get(TOTAL, 0.0) + direct
+            values = dict(totals[st]) if st in totals else dict.fromkeys(INDICATOR_KEYS, 0.0)
+            values[TOTAL] = values.get(TOTAL, 0.0) + direct.get(st, 0)
             stages[st] = values
         return stages
+
+
+def _factor_sigma(rec: Mapping[str, Any]) -> float | None:
+    """The lognormal sigma of an aggregated factor (one published value, so no exchange
+    uncertainty in the Monte Carlo bank: the data build's sigma by DQR); None otherwise."""
+    if rec.get("kind") != "aggregated_factor":
+        return None
+    unc = rec.get("uncertainty") or {}
+    if unc.get("distribution") != "lognormal":
+        return None
+    return float(unc.get("sigma") or 0.0)
 
 
 def _kind(stage: Stage, category: str) -> str:
@@ -644,8 +744,16 @@ def _output_name(o: ModelOutput) -> str:
     return f"{o.stage.value.replace('_', ' ').capitalize()}: electricity ({flow})"
 
 
-def _input_for(o: ModelOutput, rule: Rule) -> str | None:
-    """The rule input holding the factor of an electricity/fuel output (for pointers)."""
+@lru_cache(maxsize=4096)
+def _eol_pointers(group: str, route: str) -> tuple[str, str]:
+    """Where waste of a material group sent to a route is chosen (its treatment dataset) and
+    where its share is given."""
+    return ptr("eol_datasets", group, route), "/inputs/eol_treatment_shares" + ptr(group, route)
+
+
+def _input_for(rule: Rule) -> str | None:
+    """The rule input holding the factor of an electricity/fuel output (for pointers): the first
+    use-phase model's electricity or energy-factor binding."""
     for spec in rule.doc.use_phase:
         for param in ("electricity", "energy_factor"):
             if param in spec.bind:
@@ -656,6 +764,7 @@ def _input_for(o: ModelOutput, rule: Rule) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _gas_label(flow_name: str) -> str:
     return gases.label(flow_name)
 
@@ -684,11 +793,15 @@ def calculate(
                 "cannot be calculated",
             )
         )
-    b.errors.extend(check_numbers(inp.model_dump(mode="python"), cfg.max_amount))
+    # Bad numbers now; the normalised input and its hash at the end: from one walk of the input
+    # (None fields hold no number: leaving them out changes neither what is found nor where).
+    walked = InputWalk(inp, cfg.max_amount)
+    b.errors.extend(walked.number_errors())
 
-    # Grid electricity: the rule's factor input (resolved with its default).
-    resolved, _, _ = rule.resolve_inputs(inp.inputs, boundary)
-    grid_in = resolved.get(doc.electricity.factor_input)
+    # Grid electricity: the rule's factor input (resolved with its default; the rule's check of
+    # the bill of materials below reuses this resolution).
+    resolved = rule.resolve(inp.inputs, boundary)
+    grid_in = resolved.inputs.get(doc.electricity.factor_input)
     grid = grid_in.value if grid_in is not None and isinstance(grid_in.value, FactorValue) else None
     site = inp.product.production_site
     region: tuple[str, str] | None = None
@@ -707,14 +820,14 @@ def calculate(
     exp = expand(inp, grid)
     b.errors.extend(exp.errors)
     bom = inp.model_copy(update={"lines": exp.lines})
-    outputs, report = rule.run_models(bom)
+    outputs, report = rule.run_models(bom, resolved)
     b.errors.extend(exp.remap(e) for e in report.errors)
-    for w in report.warnings:
-        b.warnings.append(exp.remap(w))
+    for warning in report.warnings:
+        remapped = exp.remap(warning)
+        b.warn(remapped.pointer, remapped.code, remapped.message)
 
     ra = report.reference_amount
-    rf = quantity(doc.reference_flow.amount, doc.reference_flow.unit)
-    scale = float((rf / ra).to("dimensionless").magnitude) if ra is not None else 1.0
+    scale = ratio(rule.reference_flow, ra) if ra is not None else 1.0
     b.lines(exp, scale)
     b.model_outputs(outputs, report.inputs, scale)
 
@@ -754,19 +867,14 @@ def calculate(
                 f"({r.confidence.value if r.confidence else 'default'}; {r.source})",
             )
     result = _assemble(b, stages, report, boundary, gwp, ref, region)
-    norm = normalised(inp, ref.version, boundary.value, gwp.value)
-    digest = input_hash(norm)
+    norm, digest = walked.normalised_and_hash(ref.version, boundary.value, gwp.value)
     result["provenance"]["input_hash"] = digest
-    demand: dict[Stage, dict[ActivityKey, float]] = defaultdict(lambda: defaultdict(float))
-    for it in b.items:
-        if it.key is not None:
-            demand[it.stage][it.key] += it.amount
     return Calculation(
         result=result,
         normalised_input=norm,
         input_hash=digest,
         rule=ref,
-        demand={st: dict(d) for st, d in demand.items()},
+        demand={st: dict(d) for st, d in b.by_stage.items()},
     )
 
 
@@ -781,9 +889,7 @@ def _assemble(
 ) -> dict[str, Any]:
     doc = b.rule.doc
     active = b.rule.stages_in(boundary)
-    rf = quantity(doc.reference_flow.amount, doc.reference_flow.unit)
-    fu = quantity(doc.functional_unit.amount, doc.functional_unit.unit)
-    to_fu = float((fu / rf).to("dimensionless").magnitude)
+    to_fu = b.rule.to_functional_unit
 
     indicators = {
         k: sum(stages[s].get(k, 0.0) for s in STAGE_ORDER if s in active) * to_fu
@@ -802,8 +908,7 @@ def _assemble(
         if s in active
     ]
     gate = sum(stages[s][TOTAL] for s in (Stage.raw_materials, Stage.manufacturing))
-    du = quantity(doc.declared_unit.amount, doc.declared_unit.unit)
-    to_du = float((du / rf).to("dimensionless").magnitude)
+    to_du = b.rule.to_declared_unit
     per_unit: list[dict[str, Any]] = []
     if boundary is Boundary.cradle_to_grave:
         per_unit.append(
@@ -857,11 +962,20 @@ def _assemble(
         }
         for it in ranked[:TOP_LINES]
     ]
+    # One pass for the demand and the sums below (each summed in item order, as sum() would).
     demand: dict[ActivityKey, float] = defaultdict(float)
+    direct_sum = pack_sum = abs_sum = primary_abs = 0.0
     for it in items:
         if it.key is not None:
             demand[it.key] += it.amount * to_fu
-    hot = b.engine.hotspots(dict(demand), TOP_PROCESSES) if demand else None
+        elif it.direct_kgco2e:
+            direct_sum += it.direct_kgco2e
+        if it.packaging:
+            pack_sum += it.kgco2e
+        abs_sum += abs(it.kgco2e)
+        if it.primary:
+            primary_abs += abs(it.kgco2e)
+    hot = b.engine.hotspots(demand, TOP_PROCESSES) if demand else None
     processes: list[dict[str, Any]] = []
     gases: dict[str, float] = defaultdict(float)
     if hot is not None:
@@ -878,15 +992,15 @@ def _assemble(
             )
         for f in hot.flows:
             gases[_gas_label(f.name)] += f.score
-    direct_total = sum(it.direct_kgco2e or 0.0 for it in items) * to_fu
+    direct_total = direct_sum * to_fu
     if direct_total:
         gases["unspecified (primary data and literal factors, CO2e only)"] += direct_total
     gases_out = {k: v for k, v in sorted(gases.items(), key=lambda kv: -abs(kv[1])) if v}
 
-    pack = sum(it.kgco2e for it in items if it.packaging) * to_fu
+    pack = pack_sum * to_fu
 
     # Data quality: weighted over the most relevant contributors (up to 80 % of the total).
-    abs_total = sum(abs(it.kgco2e) for it in items) or 1.0
+    abs_total = abs_sum or 1.0
     covered, weighted, weights, n_rel = 0.0, 0.0, 0.0, 0
     for it in ranked:
         if covered >= RELEVANT_COVERAGE:
@@ -899,7 +1013,7 @@ def _assemble(
         covered += share
         n_rel += 1
     dqr = round(weighted / weights, 2) if weights else 5.0
-    primary_share = sum(abs(it.kgco2e) for it in items if it.primary) / abs_total
+    primary_share = primary_abs / abs_total
     if dqr > doc.data_quality.max_dqr:
         b.warn(
             None,
@@ -907,7 +1021,7 @@ def _assemble(
             f"the footprint's DQR {dqr:.2f} is worse than the rule's {doc.data_quality.max_dqr:g}",
         )
 
-    uncertainty = _uncertainty(b, items, dict(demand), to_fu, total)
+    uncertainty = _uncertainty(b, items, demand, to_fu, total)
 
     rec_release = b.bg.release.manifest
     libraries = dict(rec_release.get("libraries") or {})
@@ -937,9 +1051,7 @@ def _assemble(
         "uncertainty": uncertainty,
         "cut_off": report.cut_off,
         "inputs": {k: r.as_dict() for k, r in report.inputs.items()},
-        "warnings": [
-            {"pointer": w.pointer or None, "code": w.code, "message": w.message} for w in b.warnings
-        ],
+        "warnings": b.warnings,
         "provenance": {
             "pcr_code": ref.code,
             "pcr_version": ref.version,
@@ -975,11 +1087,8 @@ def _uncertainty(
     # factor. Datasets with inventories are sampled by the bank only.
     sigmas: dict[ActivityKey, float] = {}
     for it in items:
-        if it.key is not None and it.dataset is not None and it.key not in sigmas:
-            rec = b.record(it.dataset) or {}
-            unc = rec.get("uncertainty") or {}
-            if rec.get("kind") == "aggregated_factor" and unc.get("distribution") == "lognormal":
-                sigmas[it.key] = float(unc.get("sigma") or 0.0)
+        if it.sigma is not None and it.key is not None and it.key not in sigmas:
+            sigmas[it.key] = it.sigma
     background = b.engine.monte_carlo_samples(demand, n, seed, sigmas) if demand else None
     method = (
         "Monte Carlo: background exchanges by their uncertainty (the release's sample bank), "
@@ -996,22 +1105,25 @@ def _uncertainty(
                 "Monte Carlo bank yet (background taken as certain)"
             )
             b.warn(None, "uncertainty_partial", "background uncertainty not sampled (no bank)")
-    rng = np.random.default_rng(seed + 1)
+    rng: np.random.Generator | None = None  # default_rng(seed + 1)'s stream, on first use
     for it in items:
         v = (it.direct_kgco2e or 0.0) * to_fu
         if v:
             s = sigma_for(it.dqr or SUPPLIER_DEFAULT_DQR)
+            if rng is None:
+                rng = montecarlo.seeded_generator(seed + 1)
             # median-preserving lognormal around the stated value
             samples = samples + v * rng.lognormal(0.0, s, n)
     if not np.all(np.isfinite(samples)):
         samples = np.full(n, total)
-    p2, p50, p97 = (float(x) for x in np.percentile(samples, (2.5, 50, 97.5)))
+    p2, p50, p97 = montecarlo.percentiles(samples, (2.5, 50, 97.5))
+    mean, sd = montecarlo.mean_sd(samples)
     return {
         "method": method,
         "iterations": n,
         "seed": seed,
-        "mean": float(samples.mean()),
-        "sd": float(samples.std(ddof=1)) if n > 1 else 0.0,
+        "mean": mean,
+        "sd": sd,
         "p2_5": p2,
         "p50": p50,
         "p97_5": p97,

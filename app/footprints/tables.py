@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Container
+from functools import lru_cache
 
 # ----------------------------------------------------------------------------- grid regions
 GRID_REGIONS: dict[str, str] = {
@@ -181,17 +182,32 @@ def eol_dataset(
     ``exists`` (the release's dataset ids) lets a family fall back to the generic stand-in when
     the release lacks the specific row.
     """
+    candidates = _eol_candidates(group, route)
+    if candidates is None:
+        return None
+    if isinstance(candidates, str):
+        return candidates, True
+    specific, generic = candidates
+    for candidate in specific:
+        if exists is None or candidate in exists:
+            return candidate, True
+    return generic, False
+
+
+@lru_cache(maxsize=4096)
+def _eol_candidates(group: str, route: str) -> str | tuple[tuple[str, ...], str] | None:
+    """What ``eol_dataset`` chooses from, by the names alone (cached): None for an unknown
+    route; the one dataset of whole tyres recycled; else (material-specific datasets in order of
+    preference, generic stand-in), the release's datasets deciding among them."""
     kind = route_kind(route)
     if kind is None:
         return None
     g = group.casefold()
     if kind == "recycling" and any(w in g for w in _RUBBER):
-        return TYRE_RECYCLING, True
+        return TYRE_RECYCLING
     tokens = set(g.replace("-", "_").split("_"))
+    specific: list[str] = []
     for words, stem in _FAMILIES:
         if any(w in tokens or (len(w) > 3 and w in g) for w in words):
-            for suffix in _ROUTE_SUFFIX[kind]:
-                candidate = f"{stem}_{suffix}"
-                if exists is None or candidate in exists:
-                    return candidate, True
-    return GENERIC_EOL[kind], False
+            specific.extend(f"{stem}_{suffix}" for suffix in _ROUTE_SUFFIX[kind])
+    return tuple(specific), GENERIC_EOL[kind]

@@ -49,15 +49,19 @@ def route_masses(
 
 def _run(args: Args, opts: Any, ctx: ModelContext) -> list[ModelOutput]:
     shares: Mapping[str, Mapping[str, float]] = args["shares"]
+    eol = Stage.end_of_life
     return [
+        # stage, flow, kind, amount, unit, factor, gas, packaging, detail
         ModelOutput(
-            stage=Stage.end_of_life,
-            flow=f"waste:{m.group}:{route}",
-            kind="waste",
-            amount=kg,
-            unit="kg",
-            packaging=m.packaging,
-            detail={"material_group": m.group, "route": route},
+            eol,
+            f"waste:{m.group}:{route}",
+            "waste",
+            kg,
+            "kg",
+            None,
+            None,
+            m.packaging,
+            {"material_group": m.group, "route": route},
         )
         for m, route, kg in route_masses(ctx.materials, shares)
     ]

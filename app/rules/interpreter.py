@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pint
 import yaml
@@ -46,7 +47,17 @@ from app.rules.schema import (
     RuleDocument,
     Stage,
 )
-from app.rules.units import UnitProblem, compatible, magnitude_in, parse_unit, quantity
+from app.rules.units import (
+    UnitProblem,
+    compatible,
+    magnitude_in,
+    magnitude_of,
+    parse_unit,
+    quantity,
+    ratio,
+    same_dimension,
+    unit_text,
+)
 
 PROJECT_RULES_DIR = Path(__file__).resolve().parents[2] / "product_rules"
 CO2E_UNIT = "kgCO2e"
@@ -67,7 +78,13 @@ _CATEGORY_UNITS: dict[LineCategory, tuple[str, ...]] = {
 # ============================================================================ pointers
 def ptr(*parts: object) -> str:
     """RFC 6901 pointer from parts (escaping ``~`` and ``/``)."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    out = ""
+    for p in parts:
+        text = p if type(p) is str else str(p)
+        if "~" in text or "/" in text:
+            text = text.replace("~", "~0").replace("/", "~1")
+        out += "/" + text
+    return out
 
 
 def _pyd_errors(exc: ValidationError, base: str = "") -> list[FieldError]:
@@ -93,10 +110,19 @@ class ResolvedInput:
     confidence: Confidence | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        if self.origin == "default":  # a rule's default is shared by every request: worded once
+            return _json_copy(self._default_dict)
+        return self._as_dict()
+
+    @cached_property
+    def _default_dict(self) -> dict[str, Any]:
+        return self._as_dict()
+
+    def _as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stage": self.stage.value, "origin": self.origin}
         if isinstance(self.value, pint.Quantity) and self.spec.unit:
             # in the rule's own unit, as the rule spells it
-            out.update(value=float(self.value.to(parse_unit(self.spec.unit)).magnitude))
+            out.update(value=magnitude_of(self.value, self.spec.unit))
             out.update(unit=self.spec.unit)
         else:
             out.update(value_json(self.value))
@@ -112,14 +138,26 @@ def value_json(value: Any) -> dict[str, Any]:
         return {"value": float(value.magnitude), "unit": _unit_text(value)}
     if isinstance(value, FactorValue):
         return {"value": value.as_dict()}
-    return {"value": value}
+    return {"value": _json_copy(value)}
+
+
+def _json_copy(value: Any) -> Any:
+    """A fresh copy of a JSON-like value (a default's shares are shared by every request)."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
 
 
 def _unit_text(q: pint.Quantity) -> str:
-    return f"{q.units:~}" if str(q.units) != "dimensionless" else ""
+    return unit_text(q._units)
 
 
 def _is_number(v: Any) -> bool:
+    t = type(v)
+    if t is float or t is int:  # the common case, without the isinstance checks
+        return math.isfinite(v)
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -152,12 +190,12 @@ def _read_quantity(spec: InputSpec, raw: Any, at: str) -> tuple[Any, list[FieldE
             return None, [FieldError(at, "extra_forbidden", f"unexpected {sorted(extra)}")]
     else:
         return None, [FieldError(at, "quantity_expected", "expected {value: number, unit: text}")]
+    target = unit or "dimensionless"
     try:
-        q = quantity(value, given)
-        target = parse_unit(unit or "dimensionless")
+        same = same_dimension(given, target)
     except UnitProblem as exc:
         return None, [FieldError(at + "/unit", "unit_unknown", str(exc))]
-    if q.dimensionality != target.dimensionality:
+    if not same:
         return None, [
             FieldError(
                 at + "/unit",
@@ -165,7 +203,8 @@ def _read_quantity(spec: InputSpec, raw: Any, at: str) -> tuple[Any, list[FieldE
                 f"'{given}' is not compatible with the rule's unit '{unit}'",
             )
         ]
-    magnitude = float(q.to(target).magnitude)
+    magnitude = magnitude_in(value, given, target)  # as quantity(value, given).to(target)
+    q = quantity(value, given)
     problems = []
     if spec.minimum is not None and magnitude < spec.minimum:
         problems.append(FieldError(at, "too_small", f"must be at least {spec.minimum:g} {unit}"))
@@ -559,8 +598,7 @@ class CheckReport:
         return not self.errors
 
 
-@dataclass(frozen=True)
-class _Walked:
+class _Walked(NamedTuple):
     line: BomLine
     at: str
     multiplier: float  # product of the parents' amounts
@@ -577,6 +615,40 @@ def _walk(
             yield from _walk(line.lines, at, mult * line.amount, depth + 1)
 
 
+@lru_cache(maxsize=4096)
+def _suits_category(unit: str, category: LineCategory) -> bool:
+    """A line unit measures what its category allows (any unit for a category without units).
+    The unit must parse (UnitProblem otherwise, not cached)."""
+    allowed = _CATEGORY_UNITS[category]
+    return not allowed or any(same_dimension(unit, u) for u in allowed)
+
+
+@lru_cache(maxsize=4096)
+def _gives_co2e(per_unit: str, line_unit: str) -> bool:
+    """A supplier value in ``per_unit`` times an amount in ``line_unit`` is a mass of CO2e."""
+    per, unit = parse_unit(per_unit), parse_unit(line_unit)
+    return bool((per * unit).dimensionality == parse_unit(CO2E_UNIT).dimensionality)
+
+
+def _materials(walked: Sequence[_Walked]) -> tuple[MaterialMass, ...]:
+    """``Rule.materials`` of the walked lines of a bill of materials."""
+    totals: dict[tuple[str, bool], float] = {}
+    for line, _, multiplier, _ in walked:
+        if line.lines or line.excluded or line.stage is not Stage.raw_materials:
+            continue
+        try:
+            if not same_dimension(line.unit, "kg"):
+                continue
+        except UnitProblem:
+            continue
+        kg = magnitude_in(line.amount * multiplier, line.unit, "kg")
+        if line.reusable and line.trips:
+            kg /= line.trips
+        key = (line.material_group or "unspecified", line.packaging)
+        totals[key] = totals.get(key, 0.0) + kg
+    return tuple(MaterialMass(g, p, kg) for (g, p), kg in sorted(totals.items()))
+
+
 def _matches(m: LineMatch, line: BomLine) -> bool:
     return (
         (m.stage is None or line.stage in m.stage)
@@ -589,8 +661,37 @@ def _matches(m: LineMatch, line: BomLine) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What ``Rule.resolve`` found for ``supplied`` inputs under ``boundary``; ``check_bom`` and
+    ``run_models`` take it to skip resolving the same inputs again."""
+
+    supplied: Mapping[str, Any]
+    boundary: Boundary
+    inputs: dict[str, ResolvedInput]
+    errors: list[FieldError]
+    warnings: list[FieldError]
+
+    def is_for(self, supplied: Mapping[str, Any], boundary: Boundary) -> bool:
+        return self.supplied is supplied and self.boundary is boundary
+
+
+@dataclass(frozen=True)
+class _PlannedModel:
+    """A model the rule selects, looked up and its options validated once per rule."""
+
+    spec: ModelSpec
+    model: ModelDef
+    options: BaseModel
+
+
 class Rule:
-    """A checked rule document, ready to resolve inputs, check a BOM and run its models."""
+    """A checked rule document, ready to resolve inputs, check a BOM and run its models.
+
+    A rule never changes once compiled (the service caches it by content hash), so what depends
+    on the document alone is worked out once and kept on the rule: the stages of each boundary,
+    the resolved defaults, the selected models with their validated options, the reference flow
+    and its ratios to the functional and declared units. Those shared values are read-only."""
 
     def __init__(self, doc: RuleDocument) -> None:
         self.doc = doc
@@ -598,6 +699,9 @@ class Rule:
         self.specs: dict[str, tuple[Stage, InputSpec]] = {
             spec.key: (st.stage, spec) for st in doc.stages for spec in st.inputs
         }
+        self._stages_in: dict[Boundary, frozenset[Stage]] = {}
+        self._defaults: dict[str, ResolvedInput] = {}
+        self._plan: list[_PlannedModel] | None = None
 
     @classmethod
     def from_data(cls, data: Any) -> Rule:
@@ -607,8 +711,48 @@ class Rule:
         return cls(doc)
 
     # ------------------------------------------------------------------ boundary & inputs
-    def stages_in(self, boundary: Boundary) -> set[Stage]:
-        return {s.stage for s in self.doc.stages if boundary in s.included_in}
+    def stages_in(self, boundary: Boundary) -> frozenset[Stage]:
+        got = self._stages_in.get(boundary)
+        if got is None:
+            got = frozenset(s.stage for s in self.doc.stages if boundary in s.included_in)
+            self._stages_in[boundary] = got
+        return got
+
+    @cached_property
+    def reference_flow(self) -> pint.Quantity:
+        """The reference flow as a quantity (shared: never modify it)."""
+        rf = self.doc.reference_flow
+        return quantity(rf.amount, rf.unit)
+
+    @cached_property
+    def to_functional_unit(self) -> float:
+        """Functional unit per reference flow: multiply a per-reference-flow result by it."""
+        fu = self.doc.functional_unit
+        return ratio(quantity(fu.amount, fu.unit), self.reference_flow)
+
+    @cached_property
+    def to_declared_unit(self) -> float:
+        """Declared unit per reference flow."""
+        du = self.doc.declared_unit
+        return ratio(quantity(du.amount, du.unit), self.reference_flow)
+
+    def _default_input(self, key: str, stage: Stage, spec: InputSpec) -> ResolvedInput:
+        """The default of an input, read once per rule (shared by every request: read-only)."""
+        r = self._defaults.get(key)
+        if r is None:
+            assert spec.default is not None
+            value, _ = read_value(spec, _default_raw(spec), "")
+            d = spec.default
+            r = ResolvedInput(key, stage, spec, value, "default", d.source, d.confidence)
+            self._defaults[key] = r
+        return r
+
+    def resolve(
+        self, supplied: Mapping[str, Any], boundary: Boundary, at: str = "/inputs"
+    ) -> Resolved:
+        """``resolve_inputs`` kept with what it was for (to hand to ``check_bom``)."""
+        inputs, errors, warnings = self.resolve_inputs(supplied, boundary, at)
+        return Resolved(supplied, boundary, inputs, errors, warnings)
 
     def resolve_inputs(
         self, supplied: Mapping[str, Any], boundary: Boundary, at: str = "/inputs"
@@ -624,18 +768,18 @@ class Rule:
                 )
         out: dict[str, ResolvedInput] = {}
         for key, (stage, spec) in self.specs.items():
-            kat = at + ptr(key)
             if stage not in active:
                 if key in supplied:
                     warnings.append(
                         FieldError(
-                            kat,
+                            at + ptr(key),
                             "outside_boundary",
                             f"ignored: stage {stage} is outside {boundary}",
                         )
                     )
                 continue
             if key in supplied:
+                kat = at + ptr(key)
                 if (
                     spec.default is not None
                     and not spec.overridable
@@ -655,21 +799,12 @@ class Rule:
                 if value is not None:
                     out[key] = ResolvedInput(key, stage, spec, value, "supplied")
             elif spec.default is not None:
-                value, _ = read_value(spec, _default_raw(spec), kat)
-                out[key] = ResolvedInput(
-                    key,
-                    stage,
-                    spec,
-                    value,
-                    "default",
-                    spec.default.source,
-                    spec.default.confidence,
-                )
+                out[key] = self._default_input(key, stage, spec)
             elif spec.required:
                 why = f" ({spec.source})" if spec.source else ""
                 errors.append(
                     FieldError(
-                        kat,
+                        at + ptr(key),
                         "missing_input",
                         f"{spec.label} is required by the rule and has no default{why}",
                     )
@@ -677,8 +812,11 @@ class Rule:
         return out, errors, warnings
 
     # ------------------------------------------------------------------ the BOM
-    def check_bom(self, bom: BomInput) -> CheckReport:
-        """Every problem of a bill of materials against this rule, without calculating."""
+    def check_bom(self, bom: BomInput, resolved: Resolved | None = None) -> CheckReport:
+        """Every problem of a bill of materials against this rule, without calculating.
+
+        ``resolved``: the caller's ``resolve(bom.inputs, boundary)``, used when it is for the
+        boundary the check ends up with (resolved again otherwise)."""
         doc = self.doc
         boundary = bom.boundary or doc.boundary.default
         gwp = bom.gwp_set or doc.gwp.default
@@ -703,18 +841,22 @@ class Rule:
             )
         ref = self._reference_amount(bom, errors)
         report.reference_amount = ref
-        inputs, ierr, iwarn = self.resolve_inputs(bom.inputs, boundary)
+        if resolved is not None and resolved.is_for(bom.inputs, boundary):
+            inputs, ierr, iwarn = resolved.inputs, resolved.errors, resolved.warnings
+        else:
+            inputs, ierr, iwarn = self.resolve_inputs(bom.inputs, boundary)
         report.inputs = inputs
         errors.extend(ierr)
         warnings.extend(iwarn)
-        self._check_lines(bom, boundary, report)
-        report.materials = self.materials(bom)
+        walked = list(_walk(bom.lines))  # walked once for the checks and the materials
+        self._check_lines(walked, boundary, report)
+        report.materials = _materials(walked)
         self._check_models(boundary, report)
         return report
 
     def _reference_amount(self, bom: BomInput, errors: list[FieldError]) -> pint.Quantity:
         rf = self.doc.reference_flow
-        default = quantity(rf.amount, rf.unit)
+        default = self.reference_flow
         if bom.reference_amount is None:
             return default
         try:
@@ -733,7 +875,9 @@ class Rule:
             return default
         return q
 
-    def _check_lines(self, bom: BomInput, boundary: Boundary, report: CheckReport) -> None:
+    def _check_lines(
+        self, walked: Sequence[_Walked], boundary: Boundary, report: CheckReport
+    ) -> None:
         doc = self.doc
         errors, warnings = report.errors, report.warnings
         active = self.stages_in(boundary)
@@ -742,13 +886,12 @@ class Rule:
         excluded: list[dict[str, Any]] = []
         parents: dict[str, BomLine] = {}
         stages_with_lines: set[Stage] = set()
-        for w in _walk(bom.lines):
-            line, at = w.line, w.at
+        requirements = doc.line_requirements
+        for line, at, _, depth in walked:
             parents[at] = line
             if not line.excluded:
                 stages_with_lines.add(line.stage)
-            parent_at = at.rsplit("/lines/", 1)[0]
-            parent = parents.get(parent_at) if w.depth else None
+            parent = parents.get(at.rsplit("/lines/", 1)[0]) if depth else None
             # Stage
             if line.stage not in self.stages:
                 msg = f"the rule has no stage {line.stage}"
@@ -772,8 +915,8 @@ class Rule:
             # Units
             self._check_line_units(line, at, errors)
             # Requirements of the rule on lines
-            for req in doc.line_requirements:
-                if line.excluded or not _matches(req.when, line):
+            for req in () if line.excluded else requirements:
+                if not _matches(req.when, line):
                     continue
                 for fname in req.require:
                     if getattr(line, fname) is None:
@@ -872,13 +1015,12 @@ class Rule:
     @staticmethod
     def _check_line_units(line: BomLine, at: str, errors: list[FieldError]) -> None:
         try:
-            unit = parse_unit(line.unit)
+            parse_unit(line.unit)
         except UnitProblem as exc:
             errors.append(FieldError(at + "/unit", "unit_unknown", str(exc)))
             return
         allowed = _CATEGORY_UNITS[line.category]
-        dims = [parse_unit(u).dimensionality for u in allowed]
-        if allowed and unit.dimensionality not in dims:
+        if not _suits_category(line.unit, line.category):
             errors.append(
                 FieldError(
                     at + "/unit",
@@ -890,11 +1032,11 @@ class Rule:
         sv = line.supplier_value
         if sv is not None:
             try:
-                per = parse_unit(sv.unit)
+                parse_unit(sv.unit)
             except UnitProblem as exc:
                 errors.append(FieldError(at + "/supplier_value/unit", "unit_unknown", str(exc)))
                 return
-            if (per * unit).dimensionality != parse_unit(CO2E_UNIT).dimensionality:
+            if not _gives_co2e(sv.unit, line.unit):
                 errors.append(
                     FieldError(
                         at + "/supplier_value/unit",
@@ -908,16 +1050,14 @@ class Rule:
         ref = report.reference_amount
         assert ref is not None
         ctx = ModelContext(ref, report.materials, tuple(self.doc.end_of_life.routes))
-        for spec, _ in self._model_specs():
-            model = get_model(spec.model)
-            assert model is not None
-            if not set(model.stages) & active:
+        for planned in self._planned_models():
+            spec, model = planned.spec, planned.model
+            if active.isdisjoint(model.stages):
                 continue
-            args, missing = self._args(spec, report.inputs)
+            args, missing = self._args(spec, model, report.inputs)
             if missing:
                 continue  # the missing inputs are already reported
-            opts = model.options.model_validate(spec.set)
-            for p in model.check(args, opts, ctx):
+            for p in model.check(args, planned.options, ctx):
                 key = spec.bind.get(p.param or "", "")
                 where = "/inputs" + (ptr(key) if key else "") + (ptr(p.sub) if p.sub else "")
                 report.errors.append(FieldError(where, p.code, p.message))
@@ -927,11 +1067,22 @@ class Rule:
         specs.append((self.doc.end_of_life.model, "/end_of_life/model"))
         return specs
 
+    def _planned_models(self) -> list[_PlannedModel]:
+        """The selected models in order (use phase, then end of life), built once per rule."""
+        plan = self._plan
+        if plan is None:
+            plan = []
+            for spec, _ in self._model_specs():
+                model = get_model(spec.model)
+                assert model is not None
+                plan.append(_PlannedModel(spec, model, model.options.model_validate(spec.set)))
+            self._plan = plan
+        return plan
+
+    @staticmethod
     def _args(
-        self, spec: ModelSpec, inputs: Mapping[str, ResolvedInput]
+        spec: ModelSpec, model: ModelDef, inputs: Mapping[str, ResolvedInput]
     ) -> tuple[dict[str, Any], list[str]]:
-        model = get_model(spec.model)
-        assert model is not None
         args: dict[str, Any] = {}
         missing: list[str] = []
         for name, key in spec.bind.items():
@@ -946,27 +1097,14 @@ class Rule:
     def materials(self, bom: BomInput) -> tuple[MaterialMass, ...]:
         """Mass per material group (packaging apart) of the product's raw-material lines, per
         reference flow; reusable packaging divided by its trips; excluded lines left out."""
-        totals: dict[tuple[str, bool], float] = {}
-        for w in _walk(bom.lines):
-            line = w.line
-            if line.lines or line.excluded or line.stage is not Stage.raw_materials:
-                continue
-            try:
-                unit = parse_unit(line.unit)
-            except UnitProblem:
-                continue
-            if unit.dimensionality != parse_unit("kg").dimensionality:
-                continue
-            kg = magnitude_in(line.amount * w.multiplier, line.unit, "kg")
-            if line.reusable and line.trips:
-                kg /= line.trips
-            key = (line.material_group or "unspecified", line.packaging)
-            totals[key] = totals.get(key, 0.0) + kg
-        return tuple(MaterialMass(g, p, kg) for (g, p), kg in sorted(totals.items()))
+        return _materials(list(_walk(bom.lines)))
 
-    def run_models(self, bom: BomInput) -> tuple[list[ModelOutput], CheckReport]:
-        """Check the BOM, then run every model whose stages are inside the boundary."""
-        report = self.check_bom(bom)
+    def run_models(
+        self, bom: BomInput, resolved: Resolved | None = None
+    ) -> tuple[list[ModelOutput], CheckReport]:
+        """Check the BOM, then run every model whose stages are inside the boundary
+        (``resolved``: as for ``check_bom``)."""
+        report = self.check_bom(bom, resolved)
         if not report.valid:
             return [], report
         assert report.reference_amount is not None
@@ -975,29 +1113,35 @@ class Rule:
         )
         active = self.stages_in(report.boundary)
         outputs: list[ModelOutput] = []
-        for spec, _ in self._model_specs():
-            model = get_model(spec.model)
-            assert model is not None
-            if not set(model.stages) & active:
+        for planned in self._planned_models():
+            spec, model = planned.spec, planned.model
+            if active.isdisjoint(model.stages):
                 continue
-            args, _missing = self._args(spec, report.inputs)
-            opts = model.options.model_validate(spec.set)
-            outputs.extend(o for o in model.run(args, opts, ctx) if o.stage in active)
+            args, _missing = self._args(spec, model, report.inputs)
+            outputs.extend(o for o in model.run(args, planned.options, ctx) if o.stage in active)
         return outputs, report
 
     def reporting_factors(self, inputs: Mapping[str, ResolvedInput]) -> dict[str, float]:
         """Multiply a per-reference-flow result by these to report it per each reporting unit."""
         out: dict[str, float] = {}
-        rf = quantity(self.doc.reference_flow.amount, self.doc.reference_flow.unit)
-        for ru in self.doc.reporting_units:
-            target = quantity(ru.amount, ru.unit)
+        for ru, target, per_reference_flow in self._reporting_units:
             if ru.per_input:
                 r = inputs.get(ru.per_input)
                 if r is None or not isinstance(r.value, pint.Quantity):
                     continue
-                out[ru.key] = float((target / r.value).to("dimensionless").magnitude)
+                out[ru.key] = ratio(target, r.value)
             else:
-                out[ru.key] = float((target / rf).to("dimensionless").magnitude)
+                out[ru.key] = per_reference_flow
+        return out
+
+    @cached_property
+    def _reporting_units(self) -> list[tuple[Any, pint.Quantity, float]]:
+        """Each reporting unit with its amount as a quantity and, for one that is not per an
+        input, its ratio to the reference flow (constant per rule)."""
+        out = []
+        for ru in self.doc.reporting_units:
+            target = quantity(ru.amount, ru.unit)
+            out.append((ru, target, 0.0 if ru.per_input else ratio(target, self.reference_flow)))
         return out
 
 

@@ -59,9 +59,11 @@ class ModelContext:
     routes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ModelOutput:
-    """One quantity a model produced, in the stage it belongs to."""
+    """One quantity a model produced, in the stage it belongs to (read-only by convention: not
+    frozen, because a bill of materials yields dozens per request and a frozen dataclass costs
+    five times as much to build)."""
 
     stage: Stage
     flow: str

@@ -79,6 +79,89 @@ def magnitude_in(value: float, unit: str, to: str) -> float:
     return float(value) * f
 
 
+@lru_cache(maxsize=4096)
+def _units_factor(units: Any, to: str) -> float | None:
+    """``_factor`` for a quantity's own units (pint's immutable ``UnitsContainer``)."""
+    reg = ureg()
+    target = parse_unit(to)
+    if (
+        reg.Quantity(0.0, units).to(target).magnitude != 0
+        or reg.Quantity(0.0, target).to(reg.Unit(units)).magnitude != 0
+    ):
+        return None
+    return float(reg.Quantity(1.0, units).to(target).magnitude)
+
+
+def magnitude_of(q: pint.Quantity, to: str) -> float:
+    """``float(q.to(to).magnitude)`` with the factor cached per (units of ``q``, ``to``): the same
+    bits (pint converts a multiplicative unit as ``magnitude * factor``; offset units convert by
+    value, uncached). Raises DimensionalityError when incompatible."""
+    f = _units_factor(q._units, to)
+    if f is None:
+        return float(q.to(parse_unit(to)).magnitude)
+    return float(q.magnitude * f)
+
+
+@lru_cache(maxsize=4096)
+def _multiplicative(units: Any) -> bool:
+    """True when ``units`` hold no offset unit (°C, °F), so that pint multiplies and divides
+    quantities in them without converting them first."""
+    return bool(ureg().Quantity(0.0, units).to_root_units().magnitude == 0)
+
+
+@lru_cache(maxsize=4096)
+def _ratio_factor(units_a: Any, units_b: Any) -> float | None:
+    if not (_multiplicative(units_a) and _multiplicative(units_b)):
+        return None
+    return _units_factor(units_a / units_b, "dimensionless")
+
+
+def ratio(a: pint.Quantity, b: pint.Quantity) -> float:
+    """``float((a / b).to("dimensionless").magnitude)`` with the factor cached per pair of units:
+    the same bits (pint divides the magnitudes, then multiplies by the conversion factor).
+    Raises DimensionalityError when ``a / b`` is not dimensionless."""
+    f = _ratio_factor(a._units, b._units)
+    if f is None:
+        return float((a / b).to("dimensionless").magnitude)
+    return float(a.magnitude / b.magnitude * f)
+
+
+@lru_cache(maxsize=4096)
+def _product_factor(unit_a: str, unit_b: str, to: str) -> float | None:
+    a, b = parse_unit(unit_a)._units, parse_unit(unit_b)._units
+    if not (_multiplicative(a) and _multiplicative(b)):
+        return None
+    return _units_factor(a * b, to)
+
+
+def product_in(value_a: float, unit_a: str, value_b: float, unit_b: str, to: str) -> float:
+    """``float((quantity(value_a, unit_a) * quantity(value_b, unit_b)).to(to).magnitude)``, the
+    same bits (pint multiplies the magnitudes, then by the conversion factor), with the factor
+    cached per units. Anything unusual (an unknown or offset unit, incompatible dimensions) is
+    left to pint, which raises as it always did."""
+    try:
+        f = _product_factor(unit_a, unit_b, to)
+    except Exception:  # pint's own expression below raises the error the caller expects
+        f = None
+    if f is None:
+        return float((quantity(value_a, unit_a) * quantity(value_b, unit_b)).to(to).magnitude)
+    return float(float(value_a) * float(value_b) * f)
+
+
+@lru_cache(maxsize=4096)
+def same_dimension(unit_a: str, unit_b: str) -> bool:
+    """Both units parse to the same dimensionality (UnitProblem for an unknown unit; cached)."""
+    return bool(parse_unit(unit_a).dimensionality == parse_unit(unit_b).dimensionality)
+
+
+@lru_cache(maxsize=4096)
+def unit_text(units: Any) -> str:
+    """A quantity's units (``q._units``) in pint's short format (``f"{q.units:~}"``), "" for
+    dimensionless; cached."""
+    unit = ureg().Unit(units)
+    return f"{unit:~}" if str(unit) != "dimensionless" else ""
+
+
 def compatible(unit_a: str, unit_b: str) -> bool:
     """True when both units parse and measure the same kind of thing."""
     try:

@@ -10,8 +10,9 @@ Formulas (docs/domain.md):
 * beer, §3.2.3 — cooling in kWh per litre and day × litres × days (retail storage belongs to
   distribution, home storage to use).
 
-Each public function takes and returns pint quantities and converts explicitly; the ``ModelDef``
-adapters below make them selectable by name from a rule.
+Each public function takes and returns pint quantities and converts explicitly (``magnitude_of``:
+pint's own conversion factor, cached per unit pair, so the same bits as ``q.to(unit).magnitude``);
+the ``ModelDef`` adapters below make them selectable by name from a rule.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from app.rules.modelkit import (
     register,
 )
 from app.rules.schema import InputSpec, InputType, Stage
-from app.rules.units import ureg
+from app.rules.units import magnitude_of, ureg
 
 STANDARD_GRAVITY_M_S2 = 9.80665
 LABEL_DAYS_PER_YEAR = 365  # the label convention: kWh/24 h × 365 (domain.md §3.3.3)
@@ -58,18 +59,18 @@ def annual_label_energy(
     if len(given) != 1:
         raise ValueError("give exactly one of per_day, per_year, per_cycle")
     if per_day is not None:
-        return _q(per_day.to("kWh/day").magnitude * days_per_year, "kWh/year")
+        return _q(magnitude_of(per_day, "kWh/day") * days_per_year, "kWh/year")
     if per_year is not None:
-        return _q(per_year.to("kWh/year").magnitude, "kWh/year")
+        return _q(magnitude_of(per_year, "kWh/year"), "kWh/year")
     if cycles_per_year is None or per_cycle is None:
         raise ValueError("kWh per cycle needs cycles per year")
-    kwh_per_cycle = per_cycle.to("kWh/cycle").magnitude
-    return _q(kwh_per_cycle * cycles_per_year.to("cycle/year").magnitude, "kWh/year")
+    kwh_per_cycle = magnitude_of(per_cycle, "kWh/cycle")
+    return _q(kwh_per_cycle * magnitude_of(cycles_per_year, "cycle/year"), "kWh/year")
 
 
 def lifetime_electricity(annual: pint.Quantity, service_life: pint.Quantity) -> pint.Quantity:
     """E_use = E_annual × RSL, in kWh."""
-    return _q(annual.to("kWh/year").magnitude * service_life.to("year").magnitude, "kWh")
+    return _q(magnitude_of(annual, "kWh/year") * magnitude_of(service_life, "year"), "kWh")
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,10 @@ def refrigerant_loss(
     eol_loss: pint.Quantity,
 ) -> RefrigerantLoss:
     """charge × leak_rate × RSL (use) and charge × EoL loss share (end of life), in kg of gas."""
-    kg = charge.to("kg").magnitude
-    rate = annual_leak_rate.to("1/year").magnitude
-    years = service_life.to("year").magnitude
-    eol = eol_loss.to("dimensionless").magnitude
+    kg = magnitude_of(charge, "kg")
+    rate = magnitude_of(annual_leak_rate, "1/year")
+    years = magnitude_of(service_life, "year")
+    eol = magnitude_of(eol_loss, "dimensionless")
     return RefrigerantLoss(use_kg=kg * rate * years, eol_kg=kg * eol)
 
 
@@ -135,11 +136,11 @@ def tyre_rolling_resistance(
     drivetrain_efficiency: pint.Quantity,
 ) -> RollingResistance:
     """F_RR = RRC × m × g ÷ n; E_wheel = F_RR × D; E_fuel = E_wheel ÷ η (per tyre)."""
-    coefficient = rrc.to("dimensionless").magnitude  # kg/t → a pure ratio (8 kg/t = 0.008)
-    mass_kg = vehicle_mass.to("kg").magnitude
-    n = tyres_per_vehicle.to("dimensionless").magnitude
-    distance_m = mileage.to("m").magnitude
-    eta = drivetrain_efficiency.to("dimensionless").magnitude
+    coefficient = magnitude_of(rrc, "dimensionless")  # kg/t → a pure ratio (8 kg/t = 0.008)
+    mass_kg = magnitude_of(vehicle_mass, "kg")
+    n = magnitude_of(tyres_per_vehicle, "dimensionless")
+    distance_m = magnitude_of(mileage, "m")
+    eta = magnitude_of(drivetrain_efficiency, "dimensionless")
     force = coefficient * mass_kg * STANDARD_GRAVITY_M_S2 / n
     wheel_mj = force * distance_m / 1e6
     return RollingResistance(force_n=force, wheel_energy_mj=wheel_mj, fuel_energy_mj=wheel_mj / eta)
@@ -161,9 +162,9 @@ def beer_cooling(
     home_days: pint.Quantity,
 ) -> CoolingEnergy:
     """Cooling electricity: litres × kWh/(L·day) × days, for retail and for home storage."""
-    litres = volume.to("L").magnitude
-    retail = litres * retail_cooling.to("kWh/L/day").magnitude * retail_days.to("day").magnitude
-    home = litres * home_cooling.to("kWh/L/day").magnitude * home_days.to("day").magnitude
+    litres = magnitude_of(volume, "L")
+    retail = litres * magnitude_of(retail_cooling, "kWh/L/day") * magnitude_of(retail_days, "day")
+    home = litres * magnitude_of(home_cooling, "kWh/L/day") * magnitude_of(home_days, "day")
     return CoolingEnergy(retail_kwh=retail, home_kwh=home)
 
 
@@ -191,7 +192,7 @@ def _run_appliance(args: Args, opts: Any, ctx: ModelContext) -> list[ModelOutput
             factor=_factor(args, "electricity"),
             detail={
                 "annual_kwh": float(annual.magnitude),
-                "service_life_years": float(args["service_life"].to("year").magnitude),
+                "service_life_years": magnitude_of(args["service_life"], "year"),
             },
         )
     ]
@@ -303,11 +304,11 @@ def _run_tyre(args: Args, opts: Any, ctx: ModelContext) -> list[ModelOutput]:
         drivetrain_efficiency=args["drivetrain_efficiency"],
     )
     detail = {
-        "rrc_kg_per_t": float(rrc.to("kg/t").magnitude),
+        "rrc_kg_per_t": magnitude_of(rrc, "kg/t"),
         **basis,
         "force_n": rr.force_n,
         "wheel_energy_mj": rr.wheel_energy_mj,
-        "mileage_km": float(args["mileage"].to("km").magnitude),
+        "mileage_km": magnitude_of(args["mileage"], "km"),
     }
     if opts.energy_carrier == "electricity":
         return [
@@ -410,7 +411,7 @@ def _run_beer(args: Args, opts: Any, ctx: ModelContext) -> list[ModelOutput]:
         home_days=args["home_days"],
     )
     factor = _factor(args, "electricity")
-    litres = float(ctx.reference_amount.to("L").magnitude)
+    litres = magnitude_of(ctx.reference_amount, "L")
     return [
         ModelOutput(
             Stage.distribution,
