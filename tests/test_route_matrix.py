@@ -14,6 +14,8 @@ organisation) and returns the ``Call`` that reads or changes it.
 
 from __future__ import annotations
 
+import asyncio
+
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
@@ -226,7 +228,9 @@ def _footprint(w: World, org: Org) -> str:
     _seeded(w)
     p = Principal("matrix", org.id, org.name, org.kind.value, Role.manufacturer)
     with w.session(org) as s:
-        fp = fps.create(s, p, upload.example_data("beer"), _fp_background(), get_settings())
+        fp = asyncio.run(
+            fps.create(s, p, upload.example_data("beer"), _fp_background(), get_settings())
+        )
         return str(fp.id)
 
 

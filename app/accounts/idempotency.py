@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -108,50 +108,78 @@ class Idempotency:
         ``redact`` names top-level fields never stored (e.g. a client secret): a replay answers
         them as null.
         """
-        if self.key is not None:
-            rec = self._existing()
-            if rec is not None:
-                if rec.request_hash != self.digest:
-                    raise ValidationFailed(
-                        f"The {HEADER} was used before with a different request.",
-                        code="idempotency_key_reused",
-                        errors=[
-                            FieldError(
-                                f"/header:{HEADER}",
-                                "idempotency_key_reused",
-                                "use a new key for a different request",
-                            )
-                        ],
-                    )
-                return JSONResponse(
-                    json.loads(rec.response_body),
-                    status_code=rec.status_code,
-                    headers={REPLAY_HEADER: "true"},
+        replay, record = self._begin()
+        if replay is not None:
+            return replay
+        return self._finish(status_code, create(), record, redact)
+
+    async def respond_async(
+        self,
+        status_code: int,
+        create: Callable[[], Awaitable[BaseModel | Mapping[str, Any]]],
+        *,
+        redact: Sequence[str] = (),
+    ) -> JSONResponse:
+        """``respond`` for a ``create`` that is a coroutine function."""
+        replay, record = self._begin()
+        if replay is not None:
+            return replay
+        return self._finish(status_code, await create(), record, redact)
+
+    def _begin(self) -> tuple[JSONResponse | None, IdempotencyRecord | None]:
+        """(the remembered response to replay, None) or (None, the key's claim if any)."""
+        if self.key is None:
+            return None, None
+        rec = self._existing()
+        if rec is not None:
+            if rec.request_hash != self.digest:
+                raise ValidationFailed(
+                    f"The {HEADER} was used before with a different request.",
+                    code="idempotency_key_reused",
+                    errors=[
+                        FieldError(
+                            f"/header:{HEADER}",
+                            "idempotency_key_reused",
+                            "use a new key for a different request",
+                        )
+                    ],
                 )
-        record: IdempotencyRecord | None = None
-        if self.key is not None:
-            # Claim the key before creating anything: a concurrent request with the same key
-            # blocks on the unique (org, key) index until this transaction ends, then gets a 409
-            # "retry" (and its retry replays this response) instead of racing the creation.
-            record = IdempotencyRecord(
-                org_id=self.principal.org_id,
-                key=self.key,
-                method=self.method,
-                path=self.path,
-                request_hash=self.digest,
-                status_code=0,
-                response_body="",
+            replay = JSONResponse(
+                json.loads(rec.response_body),
+                status_code=rec.status_code,
+                headers={REPLAY_HEADER: "true"},
             )
-            self.session.add(record)
-            try:
-                self.session.flush()
-            except IntegrityError as exc:  # the same key, concurrently: the other one wins
-                raise Conflict(
-                    f"A request with this {HEADER} is being processed; retry shortly.",
-                    code="idempotency_key_in_use",
-                    headers={"Retry-After": "1"},
-                ) from exc
-        result = create()
+            return replay, None
+        # Claim the key before creating anything: a concurrent request with the same key
+        # blocks on the unique (org, key) index until this transaction ends, then gets a 409
+        # "retry" (and its retry replays this response) instead of racing the creation.
+        record = IdempotencyRecord(
+            org_id=self.principal.org_id,
+            key=self.key,
+            method=self.method,
+            path=self.path,
+            request_hash=self.digest,
+            status_code=0,
+            response_body="",
+        )
+        self.session.add(record)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # the same key, concurrently: the other one wins
+            raise Conflict(
+                f"A request with this {HEADER} is being processed; retry shortly.",
+                code="idempotency_key_in_use",
+                headers={"Retry-After": "1"},
+            ) from exc
+        return None, record
+
+    def _finish(
+        self,
+        status_code: int,
+        result: BaseModel | Mapping[str, Any],
+        record: IdempotencyRecord | None,
+        redact: Sequence[str],
+    ) -> JSONResponse:
         # A model is dumped in JSON mode; a dict is taken as the JSON body it already is (JSON
         # types, plus UUIDs and datetimes, which the encoder writes natively).
         content = (

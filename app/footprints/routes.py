@@ -131,7 +131,11 @@ async def create_footprint(
     raw = await _json_body(request)
     bg = require_background(request)
     settings = request.app.state.settings
-    return idem.respond(201, lambda: out(services.create(session, principal, raw, bg, settings)))
+
+    async def create() -> dict[str, Any]:
+        return out(await services.create(session, principal, raw, bg, settings))
+
+    return await idem.respond_async(201, create)
 
 
 _UPLOAD_BODY = {
@@ -189,13 +193,13 @@ async def upload_footprint(
     bg = require_background(request)
     settings = request.app.state.settings
 
-    def create() -> dict[str, Any]:
+    async def create() -> dict[str, Any]:
         try:
-            return out(services.create(session, principal, parsed.data, bg, settings))
+            return out(await services.create(session, principal, parsed.data, bg, settings))
         except ValidationFailed as exc:
             raise parsed.with_rows(exc) from None
 
-    return idem.respond(201, create)
+    return await idem.respond_async(201, create)
 
 
 @router.get(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from app.core.database import Database
+from app.core.database import AsyncWriter, Database
 from app.footprints.models import Footprint, StoredFootprint
 from app.footprints.schemas import FootprintOut
 from app.rules import services as rules
@@ -176,23 +176,36 @@ def test_footprint_and_audit_entry_are_written_together_or_not_at_all(
 ) -> None:
     from sqlalchemy import event
 
-    engine = fp_api.client.app.state.db.engine  # type: ignore[attr-defined]
-    statements: list[str] = []
+    db: Database = fp_api.client.app.state.db  # type: ignore[attr-defined]
+    statements: list[str] = []  # through the engine (sync)
+    written: list[str] = []  # through the async writer
 
     def seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
+    if db.writer is not None:
+        real_execute = AsyncWriter.execute
+
+        async def spy(self: AsyncWriter, together: Any, params: Any) -> None:
+            written.append(self._render(together)[0])
+            await real_execute(self, together, params)
+
+        monkeypatch.setattr(AsyncWriter, "execute", spy)
+
     assert fp_api.post("maker", "/v1/footprints", json=example(GLASS)).status_code == 201
-    event.listen(engine, "before_cursor_execute", seen)
+    written.clear()
+    event.listen(db.engine, "before_cursor_execute", seen)
     try:
         r = fp_api.post("maker", "/v1/footprints", json=example(GLASS))
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(db.engine, "before_cursor_execute", seen)
     assert r.status_code == 201
     writes = [s for s in statements if "INSERT" in s]
     if fp_api.db_url.startswith("postgresql"):
-        # client and rule known already: the request's one statement writes both rows
-        assert len(statements) == 1 and statements[0].lstrip().startswith("WITH w0 AS")
+        # client and rule known already: the request's one statement writes both rows, through
+        # the async writer (the event loop is free meanwhile); nothing through the engine
+        assert statements == []
+        assert len(written) == 1 and written[0].lstrip().startswith("WITH w0 AS")
     else:
         assert len(writes) == 2
     fp_id = r.json()["id"]
