@@ -95,7 +95,7 @@ PHASES: list[tuple[Any, str, str]] = [
     (Rule, "resolve_inputs", "Rule.resolve_inputs (all calls)"),
     (calculator, "expand", "expand"),
     (Rule, "run_models", "Rule.run_models"),
-    (Rule, "check_bom", "  Rule.check_bom"),
+    (Rule, "_check_bom", "  Rule.check_bom"),
     (calculator._Builder, "lines", "_Builder.lines"),
     (calculator._Builder, "model_outputs", "_Builder.model_outputs"),
     (calculator._Builder, "compute", "_Builder.compute"),

@@ -34,6 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -290,7 +291,7 @@ class RowCache(Generic[K]):
         ``make`` (once, for the missing keys in order of first appearance) and kept."""
         with self._lock:
             slots = self._slots
-            positions = [slots.get(k, -1) for k in keys]
+            positions = list(map(slots.get, keys, repeat(-1, len(keys))))
             if -1 in positions:
                 missing = list(
                     dict.fromkeys(k for k, p in zip(keys, positions, strict=True) if p < 0)
@@ -373,7 +374,10 @@ class SupplyColumns:
     def weighted_sum(self, idx: npt.NDArray[np.int64], amounts: FloatArray) -> FloatArray:
         for _ in range(3):  # more rounds only after the flat arrays started afresh meanwhile
             with self._lock:
-                missing = idx[self._start[idx] == self.UNKNOWN]
+                start = self._start[idx]
+                if idx.size and start.min() >= 0:  # the common case: all kept, all sparse
+                    return self._gather_sparse(start, self._size[idx], amounts)
+                missing = idx[start == self.UNKNOWN]
                 if missing.size == 0:
                     return self._gather(idx, amounts)
             # solved without holding the lock (the factorization serializes the solves)
@@ -397,6 +401,17 @@ class SupplyColumns:
             lengths, starts, scale = size, start, amounts
         else:
             lengths, starts, scale = size[sparse], start[sparse], amounts[sparse]
+        out = self._gather_sparse(starts, lengths, scale)
+        if not all_sparse:
+            for j, a in zip(idx[~sparse].tolist(), amounts[~sparse].tolist(), strict=True):
+                out += a * self._dense_column(j)
+        return out
+
+    def _gather_sparse(
+        self, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], scale: FloatArray
+    ) -> FloatArray:
+        """The weighted sum of kept sparse columns (given by their starts and sizes; under the
+        lock): every entry in the order of the columns, summed by one ``bincount``."""
         # offsets of every sparse column's entries, column after column
         ends = np.cumsum(lengths)
         offsets = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(
@@ -406,9 +421,6 @@ class SupplyColumns:
         out: FloatArray = np.bincount(
             self._rows[offsets], weights=weights, minlength=self.length
         ).astype(np.float64, copy=False)
-        if not all_sparse:
-            for j, a in zip(idx[~sparse].tolist(), amounts[~sparse].tolist(), strict=True):
-                out += a * self._dense_column(j)
         return out
 
     def _keep(self, j: int, column: FloatArray) -> None:
@@ -736,7 +748,7 @@ class Engine:
 
     def _demand_arrays(self, demand: Demand) -> tuple[npt.NDArray[np.int64], FloatArray]:
         idx = self.product_indices(list(demand))
-        amt = np.fromiter((float(v) for v in demand.values()), dtype=np.float64, count=len(idx))
+        amt = np.fromiter(demand.values(), dtype=np.float64, count=len(idx))  # as float(v) each
         return idx, amt
 
     def demand_vector(self, demand: Demand) -> FloatArray:
@@ -756,7 +768,8 @@ class Engine:
     def footprint_indexed(self, idx: npt.NDArray[np.int64], amounts: FloatArray) -> FloatArray:
         """``footprint_array`` of ``amounts`` of the products at ``idx`` (no key look-ups)."""
         # take: the rows as the fancy index self._unit[idx] gives them (same values, C order)
-        return np.asarray(amounts @ self._unit.take(idx, axis=0), dtype=np.float64)
+        out: FloatArray = amounts @ self._unit.take(idx, axis=0)
+        return out if out.dtype == np.float64 else np.asarray(out, dtype=np.float64)
 
     def footprint(self, demand: Demand) -> dict[str, float]:
         """Cradle-to-gate footprint of ``demand`` ({(database, code) | index: amount})."""
@@ -1006,8 +1019,7 @@ class Engine:
         ``indicators`` restricts the result (samples' columns, stats) to those indicators, with
         the same numbers: only their slice of the bank is read.
         """
-        from app.background import montecarlo
-
+        montecarlo = _montecarlo()
         with self._bank_lock:  # the bank and its generation (the row cache's key) together
             bank, generation = self._bank, self._bank_generation
         if bank is None:
@@ -1019,7 +1031,9 @@ class Engine:
             n_lines = len(demand)
             idx = self.product_indices(list(demand))
             amounts = np.fromiter(demand.values(), dtype=np.float64, count=n_lines)
-            sigma = np.fromiter((sig.get(k, 0.0) for k in demand), dtype=np.float64, count=n_lines)
+            sigma = np.fromiter(
+                map(sig.get, demand, repeat(0.0, n_lines)), dtype=np.float64, count=n_lines
+            )
         else:
             lines = list(demand)
             idx = np.array([self.product_index(line.key) for line in lines], dtype=np.int64)
@@ -1081,28 +1095,52 @@ class Engine:
         return current[1].gather(rows, read).reshape(len(rows), len(ks), order.n)
 
 
+def _montecarlo() -> Any:
+    """``app.background.montecarlo`` (which imports this module: imported on first use, then
+    read from the module cache rather than by an import statement on every request)."""
+    global _MONTECARLO
+    if _MONTECARLO is None:
+        from app.background import montecarlo
+
+        _MONTECARLO = montecarlo
+    return _MONTECARLO
+
+
+_MONTECARLO: Any = None
+
+
 def _top_products(
     weights: FloatArray, x: FloatArray, n: int, with_total: bool
 ) -> tuple[list[int], list[float], list[float], float | None]:
     """The ``n`` largest ``|weights * x|`` (``_top_abs``): their indices, ``x`` and the products
     there (Python floats, as ``float(array[j])``), and the sum of all products if asked."""
     products = weights * x
-    top = _top_abs(products, n)
+    top = _top_abs_array(products, n)
     total = float(products.sum()) if with_total else None
-    return top, x[top].tolist(), products[top].tolist(), total
+    return top.tolist(), x[top].tolist(), products[top].tolist(), total
 
 
 def _top_abs(values: FloatArray, n: int) -> list[int]:
     """Indices of the ``n`` largest |values| (non-zero only), largest first."""
+    top: list[int] = _top_abs_array(values, n).tolist()
+    return top
+
+
+def _top_abs_array(values: FloatArray, n: int) -> npt.NDArray[np.intp]:
+    """``_top_abs`` as an index array."""
     if n <= 0 or values.size == 0:
-        return []
+        return _NO_INDEX
     neg = np.negative(np.abs(values))  # -|values|: the largest first
     n = min(n, int(np.count_nonzero(neg)))
     if n == 0:
-        return []
+        return _NO_INDEX
     part = np.argpartition(neg, n - 1)[:n]
-    top: list[int] = part[np.argsort(neg[part], kind="stable")].tolist()
+    top: npt.NDArray[np.intp] = part[np.argsort(neg[part], kind="stable")]
     return top
+
+
+_NO_INDEX: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
+_NO_INDEX.setflags(write=False)
 
 
 def expected_indicator_keys() -> tuple[str, ...]:

@@ -392,14 +392,17 @@ def seeded_generator(seed: int) -> np.random.Generator:
     return generator_at(_seeded_state(int(seed)))
 
 
-def mean_sd(samples: FloatArray) -> tuple[float, float]:
+def mean_sd(samples: FloatArray, summed: float | None = None) -> tuple[float, float]:
     """``(samples.mean(), samples.std(ddof=1))`` of 1-d float64 samples (sd 0 for one sample),
     the same bits: numpy's own steps (pairwise sums by ``np.add.reduce``, the mean, squared
-    deviations, division by n - 1, square root) without its general machinery."""
+    deviations, division by n - 1, square root) without its general machinery. ``summed``:
+    ``float(np.add.reduce(samples))`` when the caller has it already."""
     n = samples.shape[0]
     if n == 0:
         return math.nan, 0.0
-    mean = float(np.add.reduce(samples)) / n
+    if summed is None:
+        summed = float(np.add.reduce(samples))
+    mean = summed / n
     if n < 2:
         return mean, 0.0
     deviations = samples - mean

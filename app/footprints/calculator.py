@@ -18,6 +18,7 @@ Pipeline (``calculate``):
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import defaultdict
@@ -25,7 +26,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pint
@@ -40,7 +41,7 @@ from app.footprints.normalise import Expanded, InputWalk, expand
 from app.footprints.schemas import FootprintInput, FootprintLine
 from app.rules.interpreter import CheckReport, ResolvedInput, Rule, ptr
 from app.rules.modelkit import FactorValue, ModelOutput
-from app.rules.schema import STAGE_ORDER, Boundary, Confidence, GwpSet, Stage
+from app.rules.schema import STAGE_ORDER, Boundary, Confidence, GwpSet, LineCategory, Stage
 from app.rules.units import (
     UnitProblem,
     magnitude_in,
@@ -152,7 +153,8 @@ class DatasetFacts:
     sigma: float | None  # lognormal sigma of an aggregated factor (``_factor_sigma``)
     geography: str
     proxy: bool
-    # country of the product -> the dataset's warning for it, (code, message) or None
+    # country of the product -> the dataset's warning for it, (code, message) or None; countries
+    # are ISO 3166 alpha-2 codes (``ProductionSite.country``), so at most 676 entries
     warnings: dict[str, tuple[str, str] | None] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -195,21 +197,74 @@ class DatasetFacts:
         return w
 
 
-# Facts per catalogue (a release's catalogue never changes), dropped with the catalogue.
-_FACTS: weakref.WeakKeyDictionary[Any, dict[str, DatasetFacts]] = weakref.WeakKeyDictionary()
-_FACTS_LOCK = threading.Lock()
+class _ReleaseFacts:
+    """What calculations read of one release's catalogue, worked out once and kept with it.
+
+    A release's catalogue never changes once loaded, so what follows from its records alone is
+    the same for every request:
+
+    * ``datasets``: the ``DatasetFacts`` of each dataset a calculation used (at most one per
+      dataset of the release: bounded by the catalogue);
+    * ``eol``: the default treatment dataset of a (material group, route) (``tables.eol_dataset``
+      on this catalogue). Material groups are the caller's words, so this map is bounded: it
+      starts afresh beyond ``EOL_ENTRIES`` entries;
+    * ``by_key``: the ``pcf_id`` of a background activity shown as a hotspot (None when the
+      catalogue has no record of it); keys are the engine's activities, bounded by the release.
+
+    Kept per catalogue in a ``WeakKeyDictionary`` (dropped with the catalogue, so with the
+    release). Everything is filled on first use; a race between two requests only computes the
+    same value twice. Nothing here holds the catalogue itself (that would keep it alive)."""
+
+    EOL_ENTRIES = 4096
+
+    __slots__ = ("__weakref__", "by_key", "datasets", "eol")
+
+    def __init__(self) -> None:
+        self.datasets: dict[str, DatasetFacts] = {}
+        self.eol: dict[tuple[str, str], tuple[str, bool] | None] = {}
+        self.by_key: dict[ActivityKey, str | None] = {}
+
+    def eol_dataset(
+        self, group: str, route: str, exists: Container[str]
+    ) -> tuple[str, bool] | None:
+        """``tables.eol_dataset(group, route, exists)``, ``exists`` being this catalogue."""
+        key = (group, route)
+        try:
+            return self.eol[key]
+        except KeyError:
+            pass
+        found = tables.eol_dataset(group, route, exists)
+        if len(self.eol) >= self.EOL_ENTRIES:
+            self.eol.clear()
+        self.eol[key] = found
+        return found
+
+    def dataset_of(self, catalogue: Any, key: ActivityKey) -> str | None:
+        """The ``pcf_id`` of the catalogue's record of a background activity (None if none)."""
+        try:
+            return self.by_key[key]
+        except KeyError:
+            pass
+        rec = catalogue.by_brightway_key(*key)
+        pcf_id: str | None = rec["pcf_id"] if rec else None
+        self.by_key[key] = pcf_id
+        return pcf_id
 
 
-def _facts_of(catalogue: Any) -> dict[str, DatasetFacts]:
-    """The (growing) ``DatasetFacts`` cache of a catalogue: filled on first use of a dataset;
-    a race only computes the same facts twice."""
+_RELEASES: weakref.WeakKeyDictionary[Any, _ReleaseFacts] = weakref.WeakKeyDictionary()
+_RELEASES_LOCK = threading.Lock()
+
+
+def _release_facts(catalogue: Any) -> _ReleaseFacts:
+    """The ``_ReleaseFacts`` of a catalogue (a fresh one, used for one calculation only, for a
+    catalogue that cannot be weakly referenced)."""
     try:
-        facts = _FACTS.get(catalogue)
+        facts = _RELEASES.get(catalogue)
         if facts is None:
-            with _FACTS_LOCK:
-                facts = _FACTS.setdefault(catalogue, {})
-    except TypeError:  # a catalogue that cannot be weakly referenced: facts per calculation
-        return {}
+            with _RELEASES_LOCK:
+                facts = _RELEASES.setdefault(catalogue, _ReleaseFacts())
+    except TypeError:
+        return _ReleaseFacts()
     return facts
 
 
@@ -223,7 +278,10 @@ def sigma_for(dqr: float) -> float:
 
 # ============================================================================ checks
 def _limit_children(line: Any) -> Sequence[Any] | None:
-    value = line.get("lines") if isinstance(line, Mapping) else getattr(line, "lines", None)
+    if type(line) is dict or isinstance(line, Mapping):  # a request's JSON: a dict, tested first
+        value = line.get("lines")
+    else:
+        value = getattr(line, "lines", None)
     return value if value else None
 
 
@@ -239,29 +297,38 @@ def check_limits(raw_lines: Sequence[Any], cfg: CalcConfig) -> None:
 
 
 def dataset_problems(raw: Any, bg: Any) -> list[FieldError]:
-    """Unknown dataset ids anywhere in a (possibly invalid) request, with the closest matches."""
-    out: list[FieldError] = []
+    """Unknown dataset ids anywhere in a (possibly invalid) request, with the closest matches.
 
-    def check(value: Any, at: str) -> None:
-        if isinstance(value, str) and value and value not in bg.catalogue:
-            closest = bg.catalogue.closest(value)
-            hint = f"; closest: {', '.join(closest)}" if closest else ""
-            out.append(
-                FieldError(
-                    at,
-                    "dataset_unknown",
-                    f"no dataset {value} in release {bg.release_id}{hint}",
-                    {"closest": closest},
-                )
+    Every id of a request is looked at; a pointer is written only for an unknown one."""
+    out: list[FieldError] = []
+    catalogue = bg.catalogue
+
+    def unknown(value: Any) -> TypeGuard[str]:
+        return isinstance(value, str) and value != "" and value not in catalogue
+
+    def report(value: str, at: str) -> None:
+        closest = catalogue.closest(value)
+        hint = f"; closest: {', '.join(closest)}" if closest else ""
+        out.append(
+            FieldError(
+                at,
+                "dataset_unknown",
+                f"no dataset {value} in release {bg.release_id}{hint}",
+                {"closest": closest},
             )
+        )
 
     def lines(items: Any, at: str) -> None:
         if not isinstance(items, list):
             return
         for i, line in enumerate(items):
-            if isinstance(line, Mapping):
-                check(line.get("dataset"), f"{at}/{i}/dataset")
-                lines(line.get("lines"), f"{at}/{i}/lines")
+            if type(line) is dict or isinstance(line, Mapping):
+                ds = line.get("dataset")
+                if ds is not None and unknown(ds):
+                    report(ds, f"{at}/{i}/dataset")
+                sub = line.get("lines")
+                if isinstance(sub, list):
+                    lines(sub, f"{at}/{i}/lines")
 
     if not isinstance(raw, Mapping):
         return out
@@ -271,24 +338,25 @@ def dataset_problems(raw: Any, bg: Any) -> list[FieldError]:
         for section, entries in m.items():
             if isinstance(entries, list):
                 for i, e in enumerate(entries):
-                    if isinstance(e, Mapping):
-                        check(e.get("dataset"), ptr("manufacturing", section, i, "dataset"))
+                    if isinstance(e, Mapping) and unknown(ds := e.get("dataset")):
+                        report(ds, ptr("manufacturing", section, i, "dataset"))
     legs = raw.get("transport")
     if isinstance(legs, list):
         for i, leg in enumerate(legs):
-            if isinstance(leg, Mapping):
-                check(leg.get("dataset"), ptr("transport", i, "dataset"))
+            if isinstance(leg, Mapping) and unknown(ds := leg.get("dataset")):
+                report(ds, ptr("transport", i, "dataset"))
     eol = raw.get("eol_datasets")
     if isinstance(eol, Mapping):
         for group, routes in eol.items():
             if isinstance(routes, Mapping):
                 for route, ds in routes.items():
-                    check(ds, ptr("eol_datasets", group, route))
+                    if unknown(ds):
+                        report(ds, ptr("eol_datasets", group, route))
     inputs = raw.get("inputs")
     if isinstance(inputs, Mapping):
         for key, value in inputs.items():
-            if isinstance(value, Mapping):
-                check(value.get("dataset"), ptr("inputs", key, "dataset"))
+            if isinstance(value, Mapping) and unknown(ds := value.get("dataset")):
+                report(ds, ptr("inputs", key, "dataset"))
     return out
 
 
@@ -314,8 +382,11 @@ class _Builder:
         self.items: list[Item] = []
         self.by_stage: dict[Stage, dict[ActivityKey, float]] = {}  # set by ``compute``
         self.exists: Container[str] = bg.catalogue
-        self._facts = _facts_of(bg.catalogue)
+        self.release = _release_facts(bg.catalogue)
+        self._facts = self.release.datasets
         self._warned: set[tuple[str, str]] = set()
+        # datasets whose warning (``DatasetFacts.warning``) this calculation has given already
+        self._dataset_warned: set[str] = set()
         site = inp.product.production_site
         self.country = site.country if site is not None else "CN"
 
@@ -409,7 +480,7 @@ class _Builder:
         piece_mass: Any = None,
         dqr: float | None = None,
     ) -> None:
-        facts = self.facts(pcf_id)
+        facts = self._facts.get(pcf_id) or self.facts(pcf_id)
         if facts is None:
             closest = self.bg.catalogue.closest(pcf_id)
             self.errors.append(
@@ -434,22 +505,28 @@ class _Builder:
                 return
         self.items.append(
             Item(
-                stage=stage,
-                name=name,
-                kind=kind,
-                pointer=pointer,
-                amount=converted,
-                unit=facts.unit,
-                dataset=pcf_id,
-                key=facts.key,
-                dqr=dqr if dqr is not None else facts.dqr,
-                packaging=packaging,
-                sigma=facts.sigma,
+                stage,
+                name,
+                kind,
+                pointer,
+                converted,
+                facts.unit,
+                pcf_id,
+                facts.key,
+                None,  # direct_kgco2e
+                dqr if dqr is not None else facts.dqr,
+                False,  # primary
+                packaging,
+                facts.sigma,
             )
         )
-        self._dataset_warnings(facts, pointer)
+        if pcf_id not in self._dataset_warned:
+            self._dataset_warnings(facts, pointer)
 
     def _dataset_warnings(self, facts: DatasetFacts, pointer: str | None) -> None:
+        """The dataset's warning, at its first item (``warn(once=pcf_id)`` would drop it at
+        every later one: those are not even looked at)."""
+        self._dataset_warned.add(facts.pcf_id)
         w = facts.warning(self.country)
         if w is not None:
             self.warn(pointer, w[0], w[1], once=facts.pcf_id)
@@ -499,82 +576,93 @@ class _Builder:
 
     # ---------------------------------------------------------------- lines
     def lines(self, exp: Expanded, scale: float) -> None:
-        def walk(lines: Sequence[FootprintLine], base: str, mult: float, packaging: bool) -> None:
-            for i, line in enumerate(lines):
-                at = f"{base}/lines/{i}"
-                origin = exp.origin.get(i) if base == "" else None
-                pointer = origin.pointer if origin is not None else at
-                pack = packaging or line.packaging
-                if line.excluded:
-                    continue
-                if line.lines:
-                    walk(line.lines, at, mult * line.amount, pack)
-                    continue
-                amount = line.amount * mult * scale
-                if line.reusable and line.trips:
-                    amount /= line.trips
-                kind = _kind(line.stage, line.category.value)
-                if line.supplier_value is not None:
-                    sv = line.supplier_value
-                    dqr = line.dqr.value if line.dqr is not None else SUPPLIER_DEFAULT_DQR
-                    if line.dqr is None:
-                        self.warn(
-                            pointer + "/dqr",
-                            "default_applied",
-                            f"supplier-specific value without data-quality scores: DQR "
-                            f"{SUPPLIER_DEFAULT_DQR:g} assumed",
-                        )
-                    self.direct_item(
-                        stage=line.stage,
-                        name=line.name,
-                        kind="supplier_specific",
-                        pointer=pointer,
-                        amount=amount,
-                        unit=line.unit,
-                        value=sv.value,
-                        value_unit=sv.unit,
-                        at=pointer + "/supplier_value/unit",
-                        dqr=dqr,
-                        primary=True,
-                        packaging=pack,
-                    )
-                elif line.dataset is not None:
-                    self.dataset_item(
-                        stage=line.stage,
-                        name=line.name,
-                        kind=kind,
-                        pointer=pointer,
-                        pcf_id=line.dataset,
-                        amount=amount,
-                        unit=line.unit,
-                        at=pointer,
-                        packaging=pack,
-                        piece_mass=line.piece_mass,
-                        dqr=line.dqr.value if line.dqr is not None else None,
-                    )
-                elif origin is not None and origin.factor is not None:
-                    f = origin.factor
-                    self.direct_item(
-                        stage=line.stage,
-                        name=line.name,
-                        kind="rule_factor",
-                        pointer=pointer,
-                        amount=amount,
-                        unit=line.unit,
-                        value=float(f.value or 0.0),
-                        value_unit=f.unit or "kgCO2e/kWh",
-                        at=pointer,
-                        dqr=RULE_FACTOR_DQR[Confidence.derived],
-                        primary=False,
-                    )
-                if origin is not None and origin.detail.get("mass_defaulted"):
-                    self.warn(
-                        pointer + "/mass",
-                        "default_applied",
-                        "distribution leg without a mass: the product mass is used",
-                    )
+        self._lines(exp.lines, exp, "", 1.0, False, scale)
 
-        walk(exp.lines, "", 1.0, False)
+    def _lines(
+        self,
+        lines: Sequence[FootprintLine],
+        exp: Expanded,
+        base: str,
+        mult: float,
+        packaging: bool,
+        scale: float,
+    ) -> None:
+        """The items of ``lines`` (``base``: their parent's pointer, "" at the top, where
+        generated lines point at the entry they came from; ``mult``: the parents' amounts)."""
+        origins = exp.origin if base == "" else {}
+        for i, line in enumerate(lines):
+            at = f"{base}/lines/{i}"
+            origin = origins.get(i)
+            pointer = origin.pointer if origin is not None else at
+            pack = packaging or line.packaging
+            if line.excluded:
+                continue
+            if line.lines:
+                self._lines(line.lines, exp, at, mult * line.amount, pack, scale)
+                continue
+            amount = line.amount * mult * scale
+            if line.reusable and line.trips:
+                amount /= line.trips
+            if line.supplier_value is not None:
+                sv = line.supplier_value
+                dqr = line.dqr.value if line.dqr is not None else SUPPLIER_DEFAULT_DQR
+                if line.dqr is None:
+                    self.warn(
+                        pointer + "/dqr",
+                        "default_applied",
+                        f"supplier-specific value without data-quality scores: DQR "
+                        f"{SUPPLIER_DEFAULT_DQR:g} assumed",
+                    )
+                self.direct_item(
+                    stage=line.stage,
+                    name=line.name,
+                    kind="supplier_specific",
+                    pointer=pointer,
+                    amount=amount,
+                    unit=line.unit,
+                    value=sv.value,
+                    value_unit=sv.unit,
+                    at=pointer + "/supplier_value/unit",
+                    dqr=dqr,
+                    primary=True,
+                    packaging=pack,
+                )
+            elif line.dataset is not None:
+                stage = line.stage
+                self.dataset_item(
+                    stage=stage,
+                    name=line.name,
+                    kind=_kind(stage, _CATEGORY_VALUE.get(line.category) or line.category.value),
+                    pointer=pointer,
+                    pcf_id=line.dataset,
+                    amount=amount,
+                    unit=line.unit,
+                    at=pointer,
+                    packaging=pack,
+                    piece_mass=line.piece_mass,
+                    dqr=line.dqr.value if line.dqr is not None else None,
+                )
+            elif origin is not None and origin.factor is not None:
+                f = origin.factor
+                self.direct_item(
+                    stage=line.stage,
+                    name=line.name,
+                    kind="rule_factor",
+                    pointer=pointer,
+                    amount=amount,
+                    unit=line.unit,
+                    value=float(f.value or 0.0),
+                    value_unit=f.unit or "kgCO2e/kWh",
+                    at=pointer,
+                    dqr=RULE_FACTOR_DQR[Confidence.derived],
+                    primary=False,
+                )
+            if origin is not None and origin.detail.get("mass_defaulted"):
+                self.warn(
+                    pointer + "/mass",
+                    "default_applied",
+                    "distribution leg without a mass: the product mass is used",
+                )
 
     # ---------------------------------------------------------------- model outputs
     def model_outputs(
@@ -583,10 +671,59 @@ class _Builder:
         eol_over = self.inp.eol_datasets
         key = _input_for(self.rule)
         factor_pointer = "/inputs" + (ptr(key) if key else "")
+        release, exists = self.release, self.exists
         for o in outputs:
+            amount = o.amount * scale
+            if o.kind == "waste":  # most outputs: every material group x route
+                d = o.detail
+                group, route = d.get("material_group"), d.get("route")
+                if type(group) is str and type(route) is str:
+                    name, at, share_pointer = _waste_names(group, route, o.packaging)
+                else:  # not what the end-of-life model writes: worded as it comes
+                    name = _waste_name(group, route, o.packaging)
+                    group = str(d.get("material_group", "unspecified"))
+                    route = str(d.get("route", ""))
+                    _, at, share_pointer = _waste_names(group, route, o.packaging)
+                chosen = None
+                if eol_over:
+                    chosen = (eol_over.get(group) or {}).get(route) or (
+                        eol_over.get("*") or {}
+                    ).get(route)
+                if chosen is None:
+                    found = release.eol_dataset(group, route, exists)
+                    if found is None:
+                        self.errors.append(
+                            FieldError(
+                                at,
+                                "eol_dataset_missing",
+                                f"no default treatment dataset for route {route}: give one in "
+                                "eol_datasets",
+                            )
+                        )
+                        continue
+                    chosen, specific = found
+                    if not specific:
+                        self.warn(
+                            at,
+                            "proxy_dataset",
+                            f"no material-specific treatment dataset for {group} → {route}: "
+                            f"{chosen} stands in",
+                            once=f"{group}:{route}",
+                        )
+                self.dataset_item(
+                    stage=o.stage,
+                    name=name,
+                    kind="end_of_life",
+                    pointer=share_pointer,
+                    pcf_id=chosen,
+                    amount=amount,
+                    unit=o.unit,
+                    at=at,
+                    packaging=o.packaging,
+                )
+                continue
             name = _output_name(o)
             pointer = "/inputs"
-            amount = o.amount * scale
             if o.kind in ("electricity", "fuel"):
                 f = o.factor or FactorValue()
                 pointer = factor_pointer
@@ -640,45 +777,6 @@ class _Builder:
                     unit=o.unit,
                     at="/inputs/refrigerant",
                 )
-            elif o.kind == "waste":
-                group = str(o.detail.get("material_group", "unspecified"))
-                route = str(o.detail.get("route", ""))
-                at, share_pointer = _eol_pointers(group, route)
-                chosen = (eol_over.get(group) or {}).get(route) or (eol_over.get("*") or {}).get(
-                    route
-                )
-                if chosen is None:
-                    found = tables.eol_dataset(group, route, self.exists)
-                    if found is None:
-                        self.errors.append(
-                            FieldError(
-                                at,
-                                "eol_dataset_missing",
-                                f"no default treatment dataset for route {route}: give one in "
-                                "eol_datasets",
-                            )
-                        )
-                        continue
-                    chosen, specific = found
-                    if not specific:
-                        self.warn(
-                            at,
-                            "proxy_dataset",
-                            f"no material-specific treatment dataset for {group} → {route}: "
-                            f"{chosen} stands in",
-                            once=f"{group}:{route}",
-                        )
-                self.dataset_item(
-                    stage=o.stage,
-                    name=name,
-                    kind="end_of_life",
-                    pointer=share_pointer,
-                    pcf_id=chosen,
-                    amount=amount,
-                    unit=o.unit,
-                    at=at,
-                    packaging=o.packaging,
-                )
 
     # ---------------------------------------------------------------- results
     def compute(self) -> dict[Stage, dict[str, float]]:
@@ -722,10 +820,21 @@ def _factor_sigma(rec: Mapping[str, Any]) -> float | None:
     return float(unc.get("sigma") or 0.0)
 
 
+# The plain strings of the enums (an enum member's ``.value`` is a descriptor call: these are
+# read for every line and contributor of every request).
+_STAGE_VALUE: dict[Stage, str] = {s: s.value for s in Stage}
+_CATEGORY_VALUE: dict[LineCategory, str] = {c: c.value for c in LineCategory}
+
+
+# Enum members as module constants: ``Stage.use`` is a look-up through the enum's metaclass,
+# ten times slower than a global, and these are compared for every line.
+_USE, _END_OF_LIFE = Stage.use, Stage.end_of_life
+
+
 def _kind(stage: Stage, category: str) -> str:
-    if stage is Stage.use:
+    if stage is _USE:
         return "use"
-    if stage is Stage.end_of_life:
+    if stage is _END_OF_LIFE:
         return "end_of_life"
     return category
 
@@ -733,9 +842,7 @@ def _kind(stage: Stage, category: str) -> str:
 def _output_name(o: ModelOutput) -> str:
     if o.kind == "waste":
         d = o.detail
-        return f"End of life: {d.get('material_group')} → {d.get('route')}" + (
-            " (packaging)" if o.packaging else ""
-        )
+        return _waste_name(d.get("material_group"), d.get("route"), o.packaging)
     if o.kind == "emission":
         return f"Refrigerant {o.gas} emitted ({o.stage.value.replace('_', ' ')})"
     if o.kind == "fuel":
@@ -745,10 +852,18 @@ def _output_name(o: ModelOutput) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _eol_pointers(group: str, route: str) -> tuple[str, str]:
-    """Where waste of a material group sent to a route is chosen (its treatment dataset) and
-    where its share is given."""
-    return ptr("eol_datasets", group, route), "/inputs/eol_treatment_shares" + ptr(group, route)
+def _waste_names(group: str, route: str, packaging: bool) -> tuple[str, str, str]:
+    """A waste output's name (``_output_name``), where its treatment dataset is chosen and where
+    its share is given (cached: the same few groups and routes come back in every request)."""
+    return (
+        _waste_name(group, route, packaging),
+        ptr("eol_datasets", group, route),
+        "/inputs/eol_treatment_shares" + ptr(group, route),
+    )
+
+
+def _waste_name(group: Any, route: Any, packaging: bool) -> str:
+    return f"End of life: {group} → {route}" + (" (packaging)" if packaging else "")
 
 
 def _input_for(rule: Rule) -> str | None:
@@ -762,6 +877,35 @@ def _input_for(rule: Rule) -> str | None:
                 if stage_spec is not None:
                     return key
     return None
+
+
+def _default_message(r: ResolvedInput) -> str:
+    """The warning that a rule's default stands for an input the request did not give."""
+    unit = f" {r.spec.unit}" if r.spec.unit and r.spec.type.value == "quantity" else ""
+    shown = r.value.magnitude if isinstance(r.value, pint.Quantity) else r.value
+    if isinstance(shown, FactorValue):
+        shown = shown.dataset or f"{shown.value} {shown.unit}"
+    return (
+        f"{r.spec.label}: the rule's default {shown}{unit} "
+        f"({r.confidence.value if r.confidence else 'default'}; {r.source})"
+    )
+
+
+# Per compiled rule: input key -> (the rule's default ``ResolvedInput``, pointer, warning). A
+# rule keeps its defaults for its lifetime (``Rule._default_input``) and never changes, so the
+# words are the same for every request; an entry is used only for the very default object it
+# was worded for. Bounded by the rule's inputs; dropped with the rule (weak keys).
+_DEFAULT_WARNINGS: weakref.WeakKeyDictionary[Rule, dict[str, tuple[ResolvedInput, str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _default_warnings(rule: Rule) -> dict[str, tuple[ResolvedInput, str, str]]:
+    said = _DEFAULT_WARNINGS.get(rule)
+    if said is None:
+        with _RELEASES_LOCK:
+            said = _DEFAULT_WARNINGS.setdefault(rule, {})
+    return said
 
 
 @lru_cache(maxsize=4096)
@@ -854,18 +998,13 @@ def calculate(
             f"{grid.dataset} for grid electricity (regional factors are CO2-only, location-"
             "based series; docs/domain.md §4.1)",
         )
+    defaults = _default_warnings(rule)
     for key, r in report.inputs.items():
         if r.origin == "default":
-            unit = f" {r.spec.unit}" if r.spec.unit and r.spec.type.value == "quantity" else ""
-            shown = r.value.magnitude if isinstance(r.value, pint.Quantity) else r.value
-            if isinstance(shown, FactorValue):
-                shown = shown.dataset or f"{shown.value} {shown.unit}"
-            b.warn(
-                "/inputs" + ptr(key),
-                "default_applied",
-                f"{r.spec.label}: the rule's default {shown}{unit} "
-                f"({r.confidence.value if r.confidence else 'default'}; {r.source})",
-            )
+            said = defaults.get(key)
+            if said is None or said[0] is not r:
+                said = defaults[key] = (r, "/inputs" + ptr(key), _default_message(r))
+            b.warn(said[1], "default_applied", said[2])
     result = _assemble(b, stages, report, boundary, gwp, ref, region)
     norm, digest = walked.normalised_and_hash(ref.version, boundary.value, gwp.value)
     result["provenance"]["input_hash"] = digest
@@ -891,21 +1030,20 @@ def _assemble(
     active = b.rule.stages_in(boundary)
     to_fu = b.rule.to_functional_unit
 
+    in_boundary = [s for s in STAGE_ORDER if s in active]
     indicators = {
-        k: sum(stages[s].get(k, 0.0) for s in STAGE_ORDER if s in active) * to_fu
-        for k in INDICATOR_KEYS
+        k: sum([stages[s].get(k, 0.0) for s in in_boundary]) * to_fu for k in INDICATOR_KEYS
     }
     total = indicators[TOTAL]
     denom = total if total else 1.0
     stage_rows = [
         {
-            "stage": s.value,
+            "stage": _STAGE_VALUE[s],
             "kgco2e": stages[s][TOTAL] * to_fu,
             "share": stages[s][TOTAL] * to_fu / denom,
             "indicators": {k: stages[s].get(k, 0.0) * to_fu for k in INDICATOR_KEYS},
         }
-        for s in STAGE_ORDER
-        if s in active
+        for s in in_boundary
     ]
     gate = sum(stages[s][TOTAL] for s in (Stage.raw_materials, Stage.manufacturing))
     to_du = b.rule.to_declared_unit
@@ -944,12 +1082,14 @@ def _assemble(
 
     # Contributors: lines and model quantities, then background processes.
     items = [it for it in b.items if it.stage in active]
-    ranked = sorted(items, key=lambda it: abs(it.kgco2e), reverse=True)
+    magnitudes = [abs(it.kgco2e) for it in items]
+    # largest first, equal ones in item order (a stable sort, as sorted(key=abs) with reverse)
+    ranked = [items[i] for i in sorted(range(len(items)), key=magnitudes.__getitem__, reverse=True)]
     line_rows = [
         {
             "pointer": it.pointer,
             "name": it.name,
-            "stage": it.stage.value,
+            "stage": _STAGE_VALUE[it.stage],
             "kind": it.kind,
             "dataset": it.dataset,
             "amount": it.amount * to_fu,
@@ -963,27 +1103,27 @@ def _assemble(
         for it in ranked[:TOP_LINES]
     ]
     # One pass for the demand and the sums below (each summed in item order, as sum() would).
-    demand: dict[ActivityKey, float] = defaultdict(float)
+    demand: dict[ActivityKey, float] = {}
     direct_sum = pack_sum = abs_sum = primary_abs = 0.0
-    for it in items:
+    for it, magnitude in zip(items, magnitudes, strict=True):
         if it.key is not None:
-            demand[it.key] += it.amount * to_fu
+            demand[it.key] = demand.get(it.key, 0.0) + it.amount * to_fu
         elif it.direct_kgco2e:
             direct_sum += it.direct_kgco2e
         if it.packaging:
             pack_sum += it.kgco2e
-        abs_sum += abs(it.kgco2e)
+        abs_sum += magnitude
         if it.primary:
-            primary_abs += abs(it.kgco2e)
+            primary_abs += magnitude
     hot = b.engine.hotspots(demand, TOP_PROCESSES) if demand else None
     processes: list[dict[str, Any]] = []
     gases: dict[str, float] = defaultdict(float)
     if hot is not None:
+        release, catalogue = b.release, b.bg.catalogue
         for p in hot.processes:
-            rec = b.bg.catalogue.by_brightway_key(*p.key) if p.key else None
             processes.append(
                 {
-                    "dataset": rec["pcf_id"] if rec else None,
+                    "dataset": release.dataset_of(catalogue, p.key) if p.key else None,
                     "name": p.name,
                     "location": p.location,
                     "kgco2e": p.score,
@@ -1114,10 +1254,14 @@ def _uncertainty(
                 rng = montecarlo.seeded_generator(seed + 1)
             # median-preserving lognormal around the stated value
             samples = samples + v * rng.lognormal(0.0, s, n)
-    if not np.all(np.isfinite(samples)):
+    # A finite sum has only finite terms (an infinite or NaN sample makes the sum so), so the
+    # sum that the mean needs anyway spares the element-wise check in the common case.
+    summed = float(np.add.reduce(samples))
+    if not math.isfinite(summed) and not np.all(np.isfinite(samples)):
         samples = np.full(n, total)
+        summed = float(np.add.reduce(samples))
     p2, p50, p97 = montecarlo.percentiles(samples, (2.5, 50, 97.5))
-    mean, sd = montecarlo.mean_sd(samples)
+    mean, sd = montecarlo.mean_sd(samples, summed)
     return {
         "method": method,
         "iterations": n,

@@ -86,6 +86,9 @@ class EngineAdapter:
             )
         ]
         self._flow_names = [str(f.get("name", "")) for f in engine.flows]
+        # the GWP column of the engine's unit values, contiguous (the same floats, read-only)
+        self._unit_totals = np.ascontiguousarray(engine.unit_value_matrix[:, self.total_pos])
+        self._unit_totals.setflags(write=False)
 
     def unit_values(self, keys: Sequence[ActivityKey]) -> dict[ActivityKey, dict[str, float]]:
         """The engine's ``unit_values`` of each key (the same floats), read in one gather."""
@@ -120,15 +123,15 @@ class EngineAdapter:
             return [self.totals(d) for d in demands], self.unit_totals(keys)
         engine = self.engine
         idx_all = engine.product_indices(keys)
-        unit = engine.unit_value_matrix[:, self.total_pos].take(idx_all).tolist()
+        unit = self._unit_totals.take(idx_all).tolist()
         pos = dict(zip(keys, idx_all.tolist(), strict=True))
+        footprint = engine.footprint_indexed
         totals = []
         for d in demands:
             n = len(d)
             idx = np.fromiter(map(pos.__getitem__, d), dtype=np.int64, count=n)
             amounts = np.fromiter(d.values(), dtype=np.float64, count=n)
-            values = engine.footprint_indexed(idx, amounts).tolist()
-            totals.append(dict(zip(INDICATOR_KEYS, values, strict=True)))
+            totals.append(dict(zip(INDICATOR_KEYS, footprint(idx, amounts).tolist(), strict=True)))
         return totals, dict(zip(keys, unit, strict=True))
 
     def hotspots(self, demand: Mapping[ActivityKey, float], n: int) -> Hotspots:
@@ -136,13 +139,11 @@ class EngineAdapter:
             demand, PRIMARY.key, top_processes=n, top_flows=self.FLOWS
         )
         shown, names = self._activity_shown, self._flow_names
-        processes = []
-        for j, _, value in top.processes:
-            key, name, location = shown[j]
-            processes.append(Hot(key, name, location, value))
+        # tuple.__new__: what Hot(...) does, without its Python-level constructor (60 per request)
+        new = tuple.__new__
         return Hotspots(
-            processes=processes,
-            flows=[Hot(None, names[i], None, value) for i, _, value in top.flows],
+            processes=[new(Hot, (*shown[j], value)) for j, _, value in top.processes],
+            flows=[new(Hot, (None, names[i], None, value)) for i, _, value in top.flows],
         )
 
     def monte_carlo_samples(

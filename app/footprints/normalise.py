@@ -161,9 +161,15 @@ class InputWalk:
     * ``bad_numbers``: whether ``check_numbers(dump)`` finds anything (``number_errors``);
     * the same tree as ``inp.model_dump(mode="json", exclude_none=True)`` after ``_numbers``:
       the python dump differs from the JSON one only by its enums (JSON: their values) and dates
-      (JSON: ISO 8601); a value of any other type leaves the tree unbuilt, and
+      (JSON: ISO 8601); a value of any other type leaves the tree incomplete, and
       ``normalised_and_hash`` then takes pydantic's JSON dump, as ``normalised`` does;
     * whether orjson writes that tree as ``canonical_json`` does (``_orjson_writes_the_same``).
+
+    The dump is pydantic's fresh copy (every dict and list of it is new, also below the
+    free-form ``inputs``), so the walk rewrites it where it stands (enums, dates, integral
+    floats) rather than building a second tree: ``tree`` is ``dump`` itself once walked. Those
+    rewrites change no number (an integral float becomes the equal int), so ``number_errors``
+    still reads ``dump``.
 
     ``normalised_and_hash`` equals ``normalised_and_hash(inp, ...)`` for an input without bad
     numbers (the calculation refuses the others first); ``tests/footprints/test_calc_cache.py``
@@ -176,7 +182,8 @@ class InputWalk:
         self.bad_numbers = False
         self.orjson_ok = True
         self.complete = True  # False: a value the tree cannot hold (pydantic's JSON is used)
-        self.tree = self._dict(self.dump)
+        self._walk(self.dump, self.dump.items())
+        self.tree = self.dump
 
     def number_errors(self) -> list[FieldError]:
         return check_numbers(self.dump, self.max_amount) if self.bad_numbers else []
@@ -192,27 +199,38 @@ class InputWalk:
         data["gwp_set"] = gwp
         return data, hashlib.sha256(_canonical_bytes(data, self.orjson_ok)).hexdigest()
 
-    def _number(self, v: float) -> float:
-        """A float leaf: tested (as ``check_numbers``) and normalised (as ``_numbers``)."""
-        a = abs(v)
-        if not a <= self.max_amount or a == math.inf:
-            self.bad_numbers = True
-        if v.is_integer() and a < 2**53:
-            return int(v)
-        if not 1e-4 <= a < math.inf:
-            self.orjson_ok = False
-        return v
+    def _walk(self, container: Any, entries: Any) -> None:
+        """Test and normalise the values of a dict (``entries``: its items) or a list
+        (``entries``: enumerated) where they stand. Most values are strings, booleans, floats
+        and containers: dispatched by exact type, in the loop."""
+        max_amount = self.max_amount
+        for k, v in entries:
+            t = type(v)
+            if t is str or t is bool or v is None:
+                pass
+            elif t is float:  # tested (as check_numbers) and normalised (as _numbers)
+                a = abs(v)
+                if not a <= max_amount or a == math.inf:
+                    self.bad_numbers = True
+                if v.is_integer() and a < 2**53:
+                    container[k] = int(v)
+                elif not 1e-4 <= a < math.inf:
+                    self.orjson_ok = False
+            elif t is dict:
+                self._walk(v, v.items())
+            elif t is list:
+                self._walk(v, enumerate(v))
+            elif t in _STR_ENUMS:
+                container[k] = v._value_  # what .value returns, without the descriptor
+            else:
+                container[k] = self._other(v)
+            if type(k) is not str and type(container) is dict:
+                self.complete = False
 
-    def _value(self, v: Any) -> Any:
+    def _other(self, v: Any) -> Any:
+        """A value of a rarer type: an int, an enum, a date; anything else is tested as
+        ``check_numbers`` does and leaves the tree incomplete."""
         t = type(v)
-        if t is str or v is None or t is bool:
-            return v
-        if t is float:
-            return self._number(v)
-        if t is dict:
-            return self._dict(v)
-        if t is list:
-            return self._list(v)
         if t is int:
             if _is_bad(float(v), self.max_amount):
                 self.bad_numbers = True
@@ -220,40 +238,18 @@ class InputWalk:
                 self.orjson_ok = False
             return v
         if isinstance(v, Enum) and isinstance(v, str):
+            _STR_ENUMS.add(t)  # one entry per enum class of the schema
             return v.value
         if t is date:
             return v.isoformat()
-        # anything else: tested as check_numbers does, and no tree
         if _any_bad_number([v], self.max_amount):
             self.bad_numbers = True
         self.complete = False
         return v
 
-    def _dict(self, d: dict[Any, Any]) -> dict[Any, Any]:
-        out = {}
-        max_amount = self.max_amount
-        for k, v in d.items():
-            if type(k) is not str:
-                self.complete = False
-            t = type(v)
-            if t is str or v is None or t is bool:
-                out[k] = v
-            elif t is float:  # _number, inlined: most numbers of a request are floats
-                a = abs(v)
-                if not a <= max_amount or a == math.inf:
-                    self.bad_numbers = True
-                if v.is_integer() and a < 2**53:
-                    out[k] = int(v)
-                else:
-                    if not 1e-4 <= a < math.inf:
-                        self.orjson_ok = False
-                    out[k] = v
-            else:
-                out[k] = self._value(v)
-        return out
 
-    def _list(self, items: list[Any]) -> list[Any]:
-        return [v if type(v) is str else self._value(v) for v in items]
+# The str-enum classes met in inputs (a handful: the schema's), converted in ``InputWalk``'s loop.
+_STR_ENUMS: set[type] = set()
 
 
 @dataclass(frozen=True)
@@ -289,7 +285,9 @@ class Expanded:
 def _line(**kw: Any) -> FootprintLine:
     # Built from entries pydantic already checked; the line validator would refuse a grid line
     # whose factor is a literal value (no dataset, no supplier value) — that is expected here.
-    return _line_template().model_copy(update=_line_fields(kw))
+    # The template holds every field (``_line_fields``' defaults for those not given here) and
+    # has every field set, so the copy updated with the given fields alone is the same line.
+    return _line_template().model_copy(update=kw)
 
 
 @lru_cache(maxsize=1)
@@ -327,9 +325,9 @@ def _in_kg(line: FootprintLine, at: str, errors: list[FieldError]) -> FootprintL
     material masses and end of life see it); its sub-assembly lines likewise."""
     update: dict[str, Any] = {}
     if line.lines:
-        update["lines"] = [
-            _in_kg(sub, f"{at}/lines/{i}", errors) for i, sub in enumerate(line.lines)
-        ]
+        subs = [_in_kg(sub, f"{at}/lines/{i}", errors) for i, sub in enumerate(line.lines)]
+        if any(new is not old for new, old in zip(subs, line.lines, strict=True)):
+            update["lines"] = subs  # else the line as it is (a copy would be equal)
     pm = line.piece_mass
     if pm is not None:
         try:

@@ -13,12 +13,13 @@ Nothing here knows a product family: a seventh family is a new YAML file.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+import orjson
 import pint
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -75,6 +76,14 @@ _CATEGORY_UNITS: dict[LineCategory, tuple[str, ...]] = {
 }
 
 
+# The plain string of each stage (an enum member's ``.value`` is a descriptor call).
+_STAGE_VALUE: dict[Stage, str] = {s: s.value for s in Stage}
+# Enum members compared for every line or input, as module constants (``Stage.use`` is a
+# look-up through the enum's metaclass, ten times slower than a global).
+_RAW_MATERIALS, _ELECTRICITY = Stage.raw_materials, LineCategory.electricity
+_QUANTITY, _CHOICE, _FACTOR = InputType.quantity, InputType.choice, InputType.factor
+
+
 # ============================================================================ pointers
 def ptr(*parts: object) -> str:
     """RFC 6901 pointer from parts (escaping ``~`` and ``/``)."""
@@ -111,19 +120,33 @@ class ResolvedInput:
 
     def as_dict(self) -> dict[str, Any]:
         if self.origin == "default":  # a rule's default is shared by every request: worded once
-            return _json_copy(self._default_dict)
+            words = self._default_words
+            if type(words) is bytes:
+                fresh: dict[str, Any] = orjson.loads(words)
+                return fresh
+            return _json_copy(words)
         return self._as_dict()
 
     @cached_property
-    def _default_dict(self) -> dict[str, Any]:
-        return self._as_dict()
+    def _default_words(self) -> bytes | dict[str, Any]:
+        """``_as_dict()`` of a default (the same for every request, so worded once per rule) as
+        the JSON bytes that ``orjson.loads`` turns back into an equal fresh tree, same types and
+        same floats (checked here); anything JSON would not give back as it is (a NaN, a tuple,
+        an int beyond 64 bits) keeps the tree itself, copied by ``_json_copy`` instead."""
+        words = self._as_dict()
+        try:
+            data = orjson.dumps(words)
+        except TypeError:
+            return words
+        return data if _same_json(orjson.loads(data), words) else words
 
     def _as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"stage": self.stage.value, "origin": self.origin}
-        if isinstance(self.value, pint.Quantity) and self.spec.unit:
+        out: dict[str, Any] = {"stage": _STAGE_VALUE[self.stage], "origin": self.origin}
+        unit = self.spec.unit
+        if unit and isinstance(self.value, pint.Quantity):
             # in the rule's own unit, as the rule spells it
-            out.update(value=magnitude_of(self.value, self.spec.unit))
-            out.update(unit=self.spec.unit)
+            out["value"] = magnitude_of(self.value, unit)
+            out["unit"] = unit
         else:
             out.update(value_json(self.value))
         if self.source:
@@ -150,6 +173,20 @@ def _json_copy(value: Any) -> Any:
     return value
 
 
+def _same_json(a: Any, b: Any) -> bool:
+    """``a == b`` with the same types everywhere (1 is not 1.0, True is not 1) and the same
+    float bits (-0.0 is not 0.0; NaN never is the same)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same_json(a[k], b[k]) for k in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is float:
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return bool(a == b)
+
+
 def _unit_text(q: pint.Quantity) -> str:
     return unit_text(q._units)
 
@@ -163,14 +200,15 @@ def _is_number(v: Any) -> bool:
 
 def read_value(spec: InputSpec, raw: Any, at: str) -> tuple[Any, list[FieldError]]:
     """A raw input value (from a request or a default) → its typed value, or the problems."""
-    if spec.type is InputType.quantity:
+    kind = spec.type
+    if kind is _QUANTITY:
         return _read_quantity(spec, raw, at)
-    if spec.type is InputType.choice:
+    if kind is _CHOICE:
         if not isinstance(raw, str) or raw not in (spec.choices or []):
             choices = ", ".join(spec.choices or [])
             return None, [FieldError(at, "invalid_choice", f"must be one of: {choices}")]
         return raw, []
-    if spec.type is InputType.factor:
+    if kind is _FACTOR:
         return _read_factor(spec, raw, at)
     return _read_shares(raw, at)
 
@@ -598,21 +636,25 @@ class CheckReport:
         return not self.errors
 
 
-class _Walked(NamedTuple):
-    line: BomLine
-    at: str
-    multiplier: float  # product of the parents' amounts
-    depth: int
+# A line of a bill of materials as ``_walk`` finds it: the line, its pointer, the product of
+# its parents' amounts, its depth (0 at the top) and its parent line (None at the top).
+_Walked = tuple[BomLine, str, float, int, BomLine | None]
 
 
-def _walk(
-    lines: Sequence[BomLine], base: str = "", mult: float = 1.0, depth: int = 0
-) -> Iterator[_Walked]:
-    for i, line in enumerate(lines):
-        at = f"{base}/lines/{i}"
-        yield _Walked(line, at, mult, depth)
-        if line.lines:
-            yield from _walk(line.lines, at, mult * line.amount, depth + 1)
+def _walk(lines: Sequence[BomLine]) -> list[_Walked]:
+    """Every line of a bill of materials, depth first (a line before its sub-assembly lines)."""
+    out: list[_Walked] = []
+    append = out.append
+
+    def walk(lines: Sequence[BomLine], base: str, mult: float, depth: int, parent: Any) -> None:
+        for i, line in enumerate(lines):
+            at = f"{base}/lines/{i}"
+            append((line, at, mult, depth, parent))
+            if line.lines:
+                walk(line.lines, at, mult * line.amount, depth + 1, line)
+
+    walk(lines, "", 1.0, 0, None)
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -633,8 +675,8 @@ def _gives_co2e(per_unit: str, line_unit: str) -> bool:
 def _materials(walked: Sequence[_Walked]) -> tuple[MaterialMass, ...]:
     """``Rule.materials`` of the walked lines of a bill of materials."""
     totals: dict[tuple[str, bool], float] = {}
-    for line, _, multiplier, _ in walked:
-        if line.lines or line.excluded or line.stage is not Stage.raw_materials:
+    for line, _, multiplier, _, _ in walked:
+        if line.lines or line.excluded or line.stage is not _RAW_MATERIALS:
             continue
         try:
             if not same_dimension(line.unit, "kg"):
@@ -817,6 +859,13 @@ class Rule:
 
         ``resolved``: the caller's ``resolve(bom.inputs, boundary)``, used when it is for the
         boundary the check ends up with (resolved again otherwise)."""
+        return self._check_bom(bom, resolved)[0]
+
+    def _check_bom(
+        self, bom: BomInput, resolved: Resolved | None
+    ) -> tuple[CheckReport, ModelContext, list[tuple[_PlannedModel, dict[str, Any]]]]:
+        """``check_bom``, with what ``run_models`` then needs: the models' context and each
+        model of the boundary with its arguments (``_check_models``)."""
         doc = self.doc
         boundary = bom.boundary or doc.boundary.default
         gwp = bom.gwp_set or doc.gwp.default
@@ -848,11 +897,11 @@ class Rule:
         report.inputs = inputs
         errors.extend(ierr)
         warnings.extend(iwarn)
-        walked = list(_walk(bom.lines))  # walked once for the checks and the materials
+        walked = _walk(bom.lines)  # walked once for the checks and the materials
         self._check_lines(walked, boundary, report)
         report.materials = _materials(walked)
-        self._check_models(boundary, report)
-        return report
+        ctx, models = self._check_models(boundary, report)
+        return report, ctx, models
 
     def _reference_amount(self, bom: BomInput, errors: list[FieldError]) -> pint.Quantity:
         rf = self.doc.reference_flow
@@ -884,14 +933,11 @@ class Rule:
         elec = doc.electricity.supplier_specific
         excluded_share = 0.0
         excluded: list[dict[str, Any]] = []
-        parents: dict[str, BomLine] = {}
         stages_with_lines: set[Stage] = set()
         requirements = doc.line_requirements
-        for line, at, _, depth in walked:
-            parents[at] = line
+        for line, at, _, _, parent in walked:
             if not line.excluded:
                 stages_with_lines.add(line.stage)
-            parent = parents.get(at.rsplit("/lines/", 1)[0]) if depth else None
             # Stage
             if line.stage not in self.stages:
                 msg = f"the rule has no stage {line.stage}"
@@ -922,7 +968,7 @@ class Rule:
                     if getattr(line, fname) is None:
                         errors.append(FieldError(at + "/" + fname, "missing_field", req.message))
             # Electricity rule
-            if line.category is LineCategory.electricity and line.supplier_value is not None:
+            if line.category is _ELECTRICITY and line.supplier_value is not None:
                 if not elec.allowed:
                     errors.append(
                         FieldError(
@@ -1019,8 +1065,8 @@ class Rule:
         except UnitProblem as exc:
             errors.append(FieldError(at + "/unit", "unit_unknown", str(exc)))
             return
-        allowed = _CATEGORY_UNITS[line.category]
         if not _suits_category(line.unit, line.category):
+            allowed = _CATEGORY_UNITS[line.category]
             errors.append(
                 FieldError(
                     at + "/unit",
@@ -1045,22 +1091,33 @@ class Rule:
                     )
                 )
 
-    def _check_models(self, boundary: Boundary, report: CheckReport) -> None:
+    def _check_models(
+        self, boundary: Boundary, report: CheckReport
+    ) -> tuple[ModelContext, list[tuple[_PlannedModel, dict[str, Any]]]]:
+        """Each model of the boundary checks its arguments; returns the models' context and
+        every model of the boundary with its arguments, in order (for ``run_models``)."""
         active = self.stages_in(boundary)
         ref = report.reference_amount
         assert ref is not None
-        ctx = ModelContext(ref, report.materials, tuple(self.doc.end_of_life.routes))
+        ctx = ModelContext(ref, report.materials, self._eol_routes)
+        models: list[tuple[_PlannedModel, dict[str, Any]]] = []
         for planned in self._planned_models():
             spec, model = planned.spec, planned.model
             if active.isdisjoint(model.stages):
                 continue
             args, missing = self._args(spec, model, report.inputs)
+            models.append((planned, args))
             if missing:
                 continue  # the missing inputs are already reported
             for p in model.check(args, planned.options, ctx):
                 key = spec.bind.get(p.param or "", "")
                 where = "/inputs" + (ptr(key) if key else "") + (ptr(p.sub) if p.sub else "")
                 report.errors.append(FieldError(where, p.code, p.message))
+        return ctx, models
+
+    @cached_property
+    def _eol_routes(self) -> tuple[str, ...]:
+        return tuple(self.doc.end_of_life.routes)
 
     def _model_specs(self) -> list[tuple[ModelSpec, str]]:
         specs = [(m, ptr("use_phase", i)) for i, m in enumerate(self.doc.use_phase)]
@@ -1097,28 +1154,23 @@ class Rule:
     def materials(self, bom: BomInput) -> tuple[MaterialMass, ...]:
         """Mass per material group (packaging apart) of the product's raw-material lines, per
         reference flow; reusable packaging divided by its trips; excluded lines left out."""
-        return _materials(list(_walk(bom.lines)))
+        return _materials(_walk(bom.lines))
 
     def run_models(
         self, bom: BomInput, resolved: Resolved | None = None
     ) -> tuple[list[ModelOutput], CheckReport]:
         """Check the BOM, then run every model whose stages are inside the boundary
         (``resolved``: as for ``check_bom``)."""
-        report = self.check_bom(bom, resolved)
+        report, ctx, models = self._check_bom(bom, resolved)
         if not report.valid:
             return [], report
-        assert report.reference_amount is not None
-        ctx = ModelContext(
-            report.reference_amount, report.materials, tuple(self.doc.end_of_life.routes)
-        )
+        # the check's context and arguments: the same report, so the same values
         active = self.stages_in(report.boundary)
         outputs: list[ModelOutput] = []
-        for planned in self._planned_models():
-            spec, model = planned.spec, planned.model
-            if active.isdisjoint(model.stages):
-                continue
-            args, _missing = self._args(spec, model, report.inputs)
-            outputs.extend(o for o in model.run(args, planned.options, ctx) if o.stage in active)
+        for planned, args in models:
+            outputs.extend(
+                o for o in planned.model.run(args, planned.options, ctx) if o.stage in active
+            )
         return outputs, report
 
     def reporting_factors(self, inputs: Mapping[str, ResolvedInput]) -> dict[str, float]:

@@ -53,7 +53,35 @@ def parse_unit(text: str) -> Any:
 
 
 def quantity(value: float, unit: str) -> pint.Quantity:
-    return ureg().Quantity(float(value), parse_unit(unit))
+    """``ureg().Quantity(float(value), parse_unit(unit))`` (``new_quantity``)."""
+    return new_quantity(float(value), parse_unit(unit)._units)
+
+
+def new_quantity(magnitude: float, units: Any) -> pint.Quantity:
+    """``ureg().Quantity(magnitude, units)`` of a Python float and a quantity's units (pint's
+    immutable ``UnitsContainer``), built as pint builds it: for a float and a container its
+    constructor only checks its arguments, then sets the instance's ``_magnitude`` (the float
+    itself: this registry does not force arrays) and ``_units``. Those checks cost ten times the
+    rest, and a request builds a handful of quantities. Anything else goes through pint.
+    ``tests/rules/test_units_fast.py`` compares the two."""
+    plain = _plain_quantity()
+    if plain is None or type(magnitude) is not float or type(units) is not plain[1]:
+        return ureg().Quantity(magnitude, units)
+    q: Any = object.__new__(plain[0])
+    q._magnitude = magnitude
+    q._units = units
+    built: pint.Quantity = q
+    return built
+
+
+@lru_cache(maxsize=1)
+def _plain_quantity() -> tuple[type, type] | None:
+    """(the registry's Quantity class, pint's UnitsContainer class) when the registry keeps
+    magnitudes as given (no ndarray forced on them); None otherwise (pint builds them all)."""
+    reg = ureg()
+    if reg.force_ndarray or reg.force_ndarray_like:
+        return None
+    return reg.Quantity, type(reg.parse_units("kg")._units)
 
 
 @lru_cache(maxsize=4096)

@@ -35,14 +35,15 @@ from app.rules.modelkit import (
     register,
 )
 from app.rules.schema import InputSpec, InputType, Stage
-from app.rules.units import magnitude_of, ureg
+from app.rules.units import magnitude_of, new_quantity, parse_unit
 
 STANDARD_GRAVITY_M_S2 = 9.80665
 LABEL_DAYS_PER_YEAR = 365  # the label convention: kWh/24 h × 365 (domain.md §3.3.3)
 
 
 def _q(value: float, unit: str) -> pint.Quantity:
-    return ureg().Quantity(value, unit)
+    """``ureg().Quantity(value, unit)`` (``new_quantity``: the same quantity, built directly)."""
+    return new_quantity(value, parse_unit(unit)._units)
 
 
 # ----------------------------------------------------------------------------- appliances
