@@ -8,8 +8,10 @@ examples posted from a separate process for a fixed time.
 Creates a throwaway database (dropped at the end), migrates it, seeds the rules and one
 manufacturer client, starts ``pcf serve`` (uvicorn, ``--workers``), waits for ``/readyz``, then a
 load process keeps ``--concurrency`` requests in flight (HTTP/1.1 keep-alive), cycling through
-``examples/*.json``. Prints requests per second, p50 / p99 latency and the error count. Numbers
-depend on the machine: never asserted anywhere.
+``examples/*.json``. Prints requests per second, p50 / p99 latency and the error count, the CPU
+time per request of the workers, PostgreSQL and the load generator, and a calibration figure
+(a fixed Python workload timed before and after) that tells how fast the shared machine was.
+Numbers depend on the machine: never asserted anywhere.
 """
 
 from __future__ import annotations
@@ -155,6 +157,31 @@ def _cpu_by_role(server_pid: int, database: str) -> dict[str, dict[int, float]]:
 
 def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+# ----------------------------------------------------------------------------- machine speed
+def _calibrate(rounds: int = 5) -> float:
+    """Milliseconds of a fixed single-threaded Python workload (dicts, strings, floats, JSON;
+    the best of ``rounds``). The shared machine's speed drifts by 2x over minutes; printed
+    before and after a run, this says which kind of minute the run had, so runs can be compared.
+    """
+    import json as _json
+
+    def work() -> None:
+        doc = {f"k{i}": [i * 0.5, str(i), {"x": i % 7}] for i in range(2000)}
+        for _ in range(10):
+            text = _json.dumps(doc, sort_keys=True)
+            doc = _json.loads(text)
+            total = 0.0
+            for v in doc.values():
+                total += v[0] * v[2]["x"]
+
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.process_time()
+        work()
+        best = min(best, time.process_time() - t0)
+    return best * 1000
 
 
 # ----------------------------------------------------------------------------- load process
@@ -325,6 +352,7 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     bodies = [p.read_bytes() for p in sorted((ROOT / "examples").glob("*.json"))]
+    calibration_before = _calibrate()
     url, env, token = _prepare(a.pg, a.data_dir.resolve())
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -371,7 +399,9 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         _drop(a.pg, url)
+    calibration = (calibration_before, _calibrate())
     result.update(
+        calibration_ms=calibration,
         workers=a.workers,
         concurrency=a.concurrency,
         examples=len(bodies),
@@ -389,6 +419,10 @@ def main() -> None:
         f"CPU per request: uvicorn workers {cpu['workers']:.2f} ms, PostgreSQL "
         f"{cpu['postgres']:.2f} ms, load generator {cpu['load_generator']:.2f} ms "
         f"(total {sum(cpu.values()):.2f} ms; {os.cpu_count()} CPUs)"
+    )
+    print(
+        f"machine speed: calibration workload {calibration[0]:.1f} ms before, "
+        f"{calibration[1]:.1f} ms after (lower is faster; see bench/README.md)"
     )
     if a.json:
         a.json.write_text(json.dumps(result, indent=2))
