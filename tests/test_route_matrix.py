@@ -15,7 +15,6 @@ organisation) and returns the ``Call`` that reads or changes it.
 from __future__ import annotations
 
 import asyncio
-
 import itertools
 import uuid
 from collections.abc import Callable, Iterator

@@ -14,7 +14,7 @@ import psycopg
 from psycopg.types.json import set_json_dumps
 from sqlalchemy import Table, bindparam, event, insert, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.core import jsonio
@@ -233,7 +233,9 @@ class AsyncWriter:
 
     async def execute(self, together: _Together, params: Mapping[str, Any]) -> None:
         sql, processors = self._render(together)
-        values = {k: (p(v) if (p := processors.get(k)) is not None else v) for k, v in params.items()}
+        values = {
+            k: (p(v) if (p := processors.get(k)) is not None else v) for k, v in params.items()
+        }
         try:
             conn = await self._acquire()
         except psycopg.Error as exc:
@@ -272,8 +274,13 @@ class AsyncWriter:
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
-def _wrapped(sql: str, exc: psycopg.Error) -> DBAPIError:
-    """A psycopg error as SQLAlchemy raises it (the error handlers know those)."""
+def _wrapped(sql: str, exc: psycopg.Error) -> StatementError:
+    """A psycopg error as SQLAlchemy raises it (a ``DBAPIError`` subclass, as the error
+    handlers expect: ``OperationalError``, ``IntegrityError``, …)."""
     return DBAPIError.instance(
-        sql, None, exc, psycopg.Error, connection_invalidated=isinstance(exc, psycopg.OperationalError)
+        sql,
+        None,
+        exc,
+        psycopg.Error,
+        connection_invalidated=isinstance(exc, psycopg.OperationalError),
     )

@@ -34,9 +34,9 @@ def _count(db: Database, marker: str) -> int:
     with db.engine.connect() as c:
         return int(
             c.execute(
-                select(func.count()).select_from(audit.TABLE).where(
-                    audit.TABLE.c.resource_id == marker
-                )
+                select(func.count())
+                .select_from(audit.TABLE)
+                .where(audit.TABLE.c.resource_id == marker)
             ).scalar_one()
         )
 
