@@ -195,7 +195,7 @@ class AsyncWriter:
     closed, and its error is raised as SQLAlchemy's (an ``OperationalError`` becomes the 503
     ``database_unavailable`` like any lost connection), so the next request opens a new one.
     Connections belong to the event loop that opened them; a writer used from another loop
-    (tests run apps on several) leaves the old ones behind.
+    (tests run apps on several) closes the old ones at the socket and opens new ones.
     """
 
     def __init__(self, engine: Engine, *, max_idle: int = 8) -> None:
