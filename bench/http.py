@@ -161,20 +161,26 @@ def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
 
 # ----------------------------------------------------------------------------- machine speed
 def _calibrate(rounds: int = 5) -> float:
-    """Milliseconds of a fixed single-threaded Python workload (dicts, strings, floats, JSON;
-    the best of ``rounds``). The shared machine's speed drifts by 2x over minutes; printed
-    before and after a run, this says which kind of minute the run had, so runs can be compared.
+    """Milliseconds of a fixed single-threaded workload (the best of ``rounds``): Python objects
+    and JSON over a working set of a few MB, larger than this machine's 512 kB L2 per core, as a
+    request's is. The shared machine's speed drifts by up to 2x over minutes; printed before and
+    after a run, this says which kind of minute the run had, so runs can be compared (roughly:
+    it reacts less than a whole request does).
     """
     import json as _json
+    import random
+
+    rng = random.Random(7)
+    keys = [f"k{i}" for i in range(40_000)]
 
     def work() -> None:
-        doc = {f"k{i}": [i * 0.5, str(i), {"x": i % 7}] for i in range(2000)}
-        for _ in range(10):
-            text = _json.dumps(doc, sort_keys=True)
-            doc = _json.loads(text)
-            total = 0.0
-            for v in doc.values():
-                total += v[0] * v[2]["x"]
+        doc = {k: [i * 0.5, k, {"x": i % 7}] for i, k in enumerate(keys)}
+        text = _json.dumps(doc)
+        doc = _json.loads(text)
+        total = 0.0
+        for k in rng.sample(keys, 20_000):
+            v = doc[k]
+            total += v[0] * v[2]["x"]
 
     best = float("inf")
     for _ in range(rounds):
