@@ -7,11 +7,17 @@ Every limit answers with a problem that names it: ``code`` (``payload_too_large`
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import math
+import mmap
+import os
+import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -167,10 +173,109 @@ def check_bom_limits(
 # ---------------------------------------------------------------------------- rate
 
 
+def _take(
+    tokens: float, last: float, now: float, capacity: float, rate: float
+) -> tuple[float, float]:
+    """One token bucket step: (tokens left, seconds to wait: 0.0 if the request may go)."""
+    tokens = min(capacity, tokens + max(0.0, now - last) * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / rate
+
+
+class SharedBuckets:
+    """Token buckets in a file mapped into memory, shared by the worker processes of one host.
+
+    ``pcf serve --workers N`` creates the file (``create``) before it starts the workers; each
+    worker maps it (``share_between_workers``), so a client gets its limit once per host, not
+    once per worker. Open addressing over ``slots`` fixed-size slots (64-bit key hash, tokens,
+    time of the last update), ``PROBES`` slots per key; when all of a key's slots are taken the
+    one updated longest ago is reused (that client starts again with a full bucket, as in the
+    in-memory limiter's least-recently-used eviction). Updates hold a ``flock`` on the file,
+    which the kernel releases when a process dies, so a killed worker cannot wedge the others;
+    a ``threading.Lock`` orders the threads of one process (``flock`` does not). Times are
+    ``time.monotonic``, one clock for every process of the host.
+    """
+
+    SLOT = struct.Struct("<Qdd")
+    PROBES = 32
+    DEFAULT_SLOTS = 16_384
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._file = open(self.path, "r+b")  # noqa: SIM115 - kept open: mapped and locked
+        size = os.fstat(self._file.fileno()).st_size
+        if size == 0 or size % self.SLOT.size:
+            self._file.close()
+            raise ValueError(f"{self.path} is not a rate-limit table ({size} bytes)")
+        self.slots = size // self.SLOT.size
+        self._map = mmap.mmap(self._file.fileno(), size)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], slots: int = DEFAULT_SLOTS) -> SharedBuckets:
+        """A new, empty table of ``slots`` slots at ``path`` (replacing what was there)."""
+        with open(path, "wb") as f:
+            f.truncate(slots * cls.SLOT.size)
+        return cls(path)
+
+    def close(self) -> None:
+        self._map.close()
+        self._file.close()
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _hash(key: str) -> int:
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") | 1  # 0 marks an empty slot
+
+    def take(self, key: str, now: float, capacity: float, rate: float) -> float:
+        """``_take`` on ``key``'s shared bucket (a full one if it has none yet)."""
+        h = self._hash(key)
+        slot, unpack, pack = self.SLOT.size, self.SLOT.unpack_from, self.SLOT.pack_into
+        buf, n, start = self._map, self.slots, h % self.slots
+        fd = self._file.fileno()
+        with self._lock:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                at, tokens, last = -1, capacity, now
+                oldest, oldest_at = math.inf, start
+                for i in range(self.PROBES):
+                    pos = (start + i) % n * slot
+                    kh, t, seen = unpack(buf, pos)
+                    if kh == h:
+                        at, tokens, last = pos, t, seen
+                        break
+                    if kh == 0:
+                        at = pos
+                        break
+                    if seen < oldest:
+                        oldest, oldest_at = seen, pos
+                if at < 0:
+                    at = oldest_at
+                tokens, wait = _take(tokens, last, now, capacity, rate)
+                pack(buf, at, h, tokens, now)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        return wait
+
+
+_shared_path: str | None = None
+
+
+def share_between_workers(path: str | None) -> None:
+    """Make rate limiters built after this call (``install_limits``) use the shared table at
+    ``path`` (``None``: each process its own buckets). Called by ``pcf serve`` in each worker
+    before the app is imported."""
+    global _shared_path
+    _shared_path = path
+
+
 class RateLimiter:
     """Token bucket per key (API client): ``per_minute`` requests a minute, bursts up to it.
 
-    In memory, per process: with several workers each enforces the limit on its own.
+    In this process's memory, or in ``shared`` buckets that all workers of the host use (what
+    ``pcf serve`` sets up when it runs several workers).
     """
 
     def __init__(
@@ -179,10 +284,12 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 10_000,
+        shared: SharedBuckets | None = None,
     ) -> None:
         self.per_minute = per_minute
         self.clock = clock
         self.max_keys = max_keys
+        self.shared = shared
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -194,17 +301,14 @@ class RateLimiter:
         """Take one token for ``key``: 0.0 if allowed, else seconds until the next is due."""
         if not self.enabled:
             return 0.0
-        rate = self.per_minute / 60.0
+        capacity, rate = float(self.per_minute), self.per_minute / 60.0
         now = self.clock()
+        if self.shared is not None:
+            return self.shared.take(key, now, capacity, rate)
         with self._lock:
-            tokens, last = self._buckets.pop(key, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                wait = 0.0
-            else:
-                self._buckets[key] = (tokens, now)
-                wait = (1.0 - tokens) / rate
+            tokens, last = self._buckets.pop(key, (capacity, now))
+            tokens, wait = _take(tokens, last, now, capacity, rate)
+            self._buckets[key] = (tokens, now)
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
         return wait
@@ -225,10 +329,13 @@ class RateLimiter:
 
 
 def install_limits(app: Any, settings: Any) -> None:
-    """Body-size middleware and the per-client rate limiter, from settings.
+    """Body-size middleware and the per-client rate limiter, from settings (its buckets shared
+    between the workers when ``share_between_workers`` named a table).
 
     Call before adding ``RequestIdMiddleware`` so that one stays outermost (a 413 answered
     up front still carries the request id).
     """
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    per_minute = settings.rate_limit_per_minute
+    shared = SharedBuckets(_shared_path) if _shared_path and per_minute > 0 else None
+    app.state.rate_limiter = RateLimiter(per_minute, shared=shared)

@@ -8,6 +8,9 @@ Here every worker binds its own socket to the same address with ``SO_REUSEPORT``
 then hands each new connection to one of the sockets (by a hash of its addresses), whatever the
 workers are doing, so connections spread evenly on average.
 
+The workers share one table of rate-limit buckets (a file in /dev/shm the parent creates), so a
+client's ``PCF_RATE_LIMIT_PER_MINUTE`` holds per host, whichever worker its connections reach.
+
 The parent process only supervises: it starts the workers, starts a new one when one dies, and
 on SIGTERM / SIGINT stops them all (uvicorn's graceful shutdown in each). Linux and the BSDs
 have ``SO_REUSEPORT``; elsewhere ``serve`` falls back to uvicorn's shared socket.
@@ -15,17 +18,21 @@ have ``SO_REUSEPORT``; elsewhere ``serve`` falls back to uvicorn's shared socket
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from app.core.limits import SharedBuckets, share_between_workers
 
 log = logging.getLogger("pcf.serve")
 
@@ -48,7 +55,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+def _worker(host: str, port: int, options: dict[str, Any], buckets: str | None = None) -> None:
+    share_between_workers(buckets)
     try:
         sock = listening_socket(host, port)
     except OSError as exc:
@@ -58,6 +66,17 @@ def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _bucket_table() -> str:
+    """A new rate-limit table for this server's workers (app/core/limits.py ``SharedBuckets``),
+    in memory-backed /dev/shm where there is one."""
+    shm = "/dev/shm"
+    folder = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="pcf-rate-limit-", dir=folder)
+    os.close(fd)
+    SharedBuckets.create(path).close()
+    return path
+
+
 def serve(host: str, port: int, workers: int, **options: Any) -> None:
     """Serve ``app.main:app`` on (host, port) with ``workers`` processes (see module doc)."""
     if workers <= 1 or not reuse_port_supported():
@@ -65,6 +84,7 @@ def serve(host: str, port: int, workers: int, **options: Any) -> None:
         return
     ctx = multiprocessing.get_context("spawn")
     stopping = False
+    buckets = _bucket_table()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -73,7 +93,7 @@ def serve(host: str, port: int, workers: int, **options: Any) -> None:
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def start() -> Any:
-        p = ctx.Process(target=_worker, args=(host, port, options), name="pcf-worker")
+        p = ctx.Process(target=_worker, args=(host, port, options, buckets), name="pcf-worker")
         p.start()
         return p
 
@@ -102,5 +122,7 @@ def serve(host: str, port: int, workers: int, **options: Any) -> None:
                 p.join()
         for s, handler in previous.items():
             signal.signal(s, handler)
+        with contextlib.suppress(OSError):
+            os.unlink(buckets)
     if any(p.exitcode == STARTUP_FAILURE for p in procs):
         sys.exit(STARTUP_FAILURE)
