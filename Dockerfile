@@ -31,7 +31,8 @@ WORKDIR /srv/pcf
 COPY --from=build --chown=pcf:pcf /srv/pcf /srv/pcf
 USER pcf
 EXPOSE 8000
+# The check follows PCF_PORT (a fixed 8000 reports a container on another port unhealthy).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+    CMD python -c "import os,sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PCF_PORT', '8000'), timeout=2).status != 200)"
 # PCF_DATABASE_URL (PostgreSQL) and PCF_SECRET_KEY must be provided; prod refuses defaults.
 CMD [".venv/bin/pcf", "serve"]

@@ -100,7 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_limits(app, settings)  # inside RequestIdMiddleware: a 413 still has the request id
     if settings.https_required:
-        app.add_middleware(HttpsRequiredMiddleware, prefixes=("/3/", "/auth/token"))
+        app.add_middleware(
+            HttpsRequiredMiddleware, prefixes=("/3/", "/auth/token", "/.well-known/")
+        )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     install_openapi(app)

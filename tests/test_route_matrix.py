@@ -288,9 +288,8 @@ def _recipient_delete(w: World, org: Org) -> Call:
 
     client = w.new_client(org)
     with w.session(org) as s:
-        exports.put_recipient(
-            s, _maker(org), client, RecipientIn(events_url="https://x.example/3/events")
-        )
+        body = RecipientIn(events_url="https://x.example/3/events")
+        exports.put_recipient(s, _maker(org), client, body, "unused: no credentials")
     return Call("DELETE", f"/v1/pact/recipients/{client}")
 
 
@@ -344,6 +343,9 @@ WRITERS = frozenset({Role.association, Role.admin})
 MATRIX: dict[tuple[str, str], Entry] = {
     # accounts (app/accounts/routes.py)
     ("POST", "/auth/token"): Entry(PUBLIC, _token_call),
+    ("GET", "/.well-known/openid-configuration"): Entry(
+        PUBLIC, static("GET", "/.well-known/openid-configuration")
+    ),
     ("GET", "/v1/me"): Entry(ALL, static("GET", "/v1/me")),
     ("POST", "/v1/organisations"): Entry(ADMIN, _new_org, ok=201),
     ("GET", "/v1/organisations"): Entry(ADMIN, static("GET", "/v1/organisations")),

@@ -48,6 +48,11 @@ class PactRecipient(OrgOwned, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     client_id: str = Field(max_length=64)
     events_url: str = Field(max_length=500)
+    # The credentials the recipient's host issued to us, to authenticate there before sending it
+    # events (PACT Action Authenticate); the secret sealed with PCF_SECRET_KEY (secretbox.py).
+    auth_url: str | None = Field(default=None, max_length=500)
+    auth_client_id: str | None = Field(default=None, max_length=200)
+    auth_secret_sealed: str | None = Field(default=None, max_length=2000)
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 

@@ -27,6 +27,7 @@ from app.exports.schemas import (
     CbamInputOut,
     CnCode,
     PactEventOut,
+    RecipientAuthOut,
     RecipientIn,
     RecipientOut,
     RelevanceOut,
@@ -129,14 +130,30 @@ def delete_share(
     response_model=RecipientOut,
     summary="Register a recipient client's PACT events endpoint",
     description="Where replies to the client's `RequestCreatedEvent`s and `PublishedEvent`s for "
-    "your footprints are sent.",
+    "your footprints are sent, and the credentials its host issued to you: before sending, the "
+    "service gets a token there (OpenID discovery of the token endpoint, else `/auth/token`; "
+    "OAuth2 client credentials) and sends it as a bearer token, as PACT hosts require. The "
+    "secret is stored encrypted and never returned.",
 )
 def put_recipient(
-    client_id: ClientPath, body: RecipientIn, principal: Maker, session: DbSession
+    request: Request,
+    client_id: ClientPath,
+    body: RecipientIn,
+    principal: Maker,
+    session: DbSession,
 ) -> RecipientOut:
-    row = services.put_recipient(session, principal, client_id, body)
+    secret_key = request.app.state.settings.secret_key
+    return _recipient_out(services.put_recipient(session, principal, client_id, body, secret_key))
+
+
+def _recipient_out(row: Any) -> RecipientOut:
+    auth = (
+        RecipientAuthOut(client_id=row.auth_client_id, auth_url=row.auth_url)
+        if row.auth_client_id is not None
+        else None
+    )
     return RecipientOut(
-        client_id=row.client_id, events_url=row.events_url, created_at=row.created_at
+        client_id=row.client_id, events_url=row.events_url, auth=auth, created_at=row.created_at
     )
 
 
@@ -146,10 +163,7 @@ def put_recipient(
     summary="Registered recipient events endpoints",
 )
 def list_recipients(principal: Reader, session: DbSession) -> list[RecipientOut]:
-    return [
-        RecipientOut(client_id=r.client_id, events_url=r.events_url, created_at=r.created_at)
-        for r in services.list_recipients(session, principal)
-    ]
+    return [_recipient_out(r) for r in services.list_recipients(session, principal)]
 
 
 @router.delete(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -31,17 +32,69 @@ class ShareOut(BaseModel):
     created_by: str
 
 
+Url = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[^\s/]+(/\S*)?$")]
+
+
+class RecipientAuthIn(_In):
+    """Credentials the recipient's PACT host issued to you (OAuth2 client credentials)."""
+
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    client_secret: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="stored encrypted; never returned"
+    )
+    auth_url: Url | None = Field(
+        None,
+        description="the recipient host's auth base URL, where `/.well-known/openid-configuration`"
+        " (if it publishes one) or `/auth/token` live; default: the events URL without "
+        "`/3/events` (PACT: every action but Authenticate under one base URL)",
+    )
+
+
 class RecipientIn(_In):
-    events_url: Annotated[str, StringConstraints(max_length=500)] = Field(
+    events_url: Url = Field(
         description="the recipient's PACT Action Events endpoint (https://…/3/events) where "
         "replies to its requests and published notifications are sent",
-        pattern=r"^https?://[^\s/]+(/\S*)?$",
     )
+    auth: RecipientAuthIn | None = Field(
+        None,
+        description="how to authenticate there (PACT hosts require a bearer token on /3/events);"
+        " without it events are sent unauthenticated. Credentials only travel over HTTPS (or "
+        "plain HTTP to this machine's loopback address).",
+    )
+
+    @model_validator(mode="after")
+    def _credentials_over_https(self) -> RecipientIn:
+        if self.auth is not None:
+            for url in (self.events_url, self.auth.auth_url):
+                if url is not None and not secure_url(url):
+                    raise ValueError(
+                        f"{url}: credentials are only sent over HTTPS (plain HTTP only to "
+                        "127.0.0.1, ::1 or localhost)"
+                    )
+        return self
+
+
+def secure_url(url: str) -> bool:
+    """HTTPS, or plain HTTP to the loopback interface (tests, a local proxy)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class RecipientAuthOut(BaseModel):
+    client_id: str
+    auth_url: str | None
+    client_secret: Literal["stored"] = "stored"
 
 
 class RecipientOut(BaseModel):
     client_id: str
     events_url: str
+    auth: RecipientAuthOut | None = None
     created_at: datetime
 
 

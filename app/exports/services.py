@@ -16,6 +16,7 @@ from app.accounts import audit
 from app.accounts.models import ApiClient, Organisation
 from app.accounts.principal import Principal
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.core.secretbox import seal
 from app.exports.cbam import datapack
 from app.exports.models import CbamSupplierData, PactRecipient, PactShare
 from app.exports.pact.mapping import Catalogue, NotMappable, PactSource, to_product_footprint
@@ -230,13 +231,25 @@ def unshare(
 
 
 # ============================================================================ recipients
+def _recipient_state(row: PactRecipient) -> dict[str, Any]:
+    """What the audit trail records of a registration: never the secret itself."""
+    return {
+        "events_url": row.events_url,
+        "auth": None
+        if row.auth_client_id is None
+        else {"client_id": row.auth_client_id, "auth_url": row.auth_url, "client_secret": "set"},
+    }
+
+
 def put_recipient(
-    session: Session, principal: Principal, client_id: str, body: RecipientIn
+    session: Session, principal: Principal, client_id: str, body: RecipientIn, secret_key: str
 ) -> PactRecipient:
+    """Register (or replace) where and how events for ``client_id`` are delivered; a body
+    without ``auth`` leaves no stored credentials."""
     if not _client_exists(session, client_id):
         raise NotFound(f"No active API client {client_id}.", code="client_not_found")
     row = session.exec(select(PactRecipient).where(PactRecipient.client_id == client_id)).first()
-    before = {"events_url": row.events_url} if row else None
+    before = _recipient_state(row) if row else None
     if row is None:
         row = PactRecipient(
             org_id=principal.org_id,
@@ -244,8 +257,11 @@ def put_recipient(
             events_url=body.events_url,
             created_by=principal.client_id,
         )
-    else:
-        row.events_url = body.events_url
+    row.events_url = body.events_url
+    auth = body.auth
+    row.auth_url = auth.auth_url if auth else None
+    row.auth_client_id = auth.client_id if auth else None
+    row.auth_secret_sealed = seal(secret_key, auth.client_secret) if auth else None
     session.add(row)
     session.flush()
     audit.record(
@@ -255,7 +271,7 @@ def put_recipient(
         resource_id=client_id,
         action="update" if before else "create",
         before=before,
-        after={"events_url": body.events_url},
+        after=_recipient_state(row),
     )
     return row
 
@@ -281,7 +297,7 @@ def delete_recipient(session: Session, principal: Principal, client_id: str) -> 
         resource="pact_recipient",
         resource_id=client_id,
         action="delete",
-        before={"events_url": row.events_url},
+        before=_recipient_state(row),
         after=None,
     )
 

@@ -48,7 +48,7 @@ def test_pending_events_resume_on_start(db_url: str, empty_data_dir: Path) -> No
         )
     sent: list[dict[str, Any]] = []
 
-    def sender(url: str, body: dict[str, Any], timeout: float) -> int:
+    def sender(url: str, body: dict[str, Any], timeout: float, headers: Any) -> int:
         sent.append(body)
         return 200
 

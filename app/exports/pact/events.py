@@ -3,7 +3,8 @@
 Replies (``RequestFulfilledEvent`` / ``RequestRejectedEvent``) and notifications
 (``PublishedEvent``) are stored as ``pact_event`` rows (``direction='out'``, ``pending``) in the
 request's transaction, then handed to a per-application delivery worker: a daemon thread that
-POSTs each event to the recipient's registered events endpoint and retries failures with
+POSTs each event to the recipient's registered events endpoint (with a bearer token from the
+recipient's host when we hold credentials for it: ``TokenSource``) and retries failures with
 exponential backoff (``DeliveryPolicy``), up to a bounded number of attempts; the row records every
 attempt and ends ``delivered`` or ``failed``. The thread stops by itself when idle.
 """
@@ -16,15 +17,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from app.core.secretbox import SecretUnreadable, open_sealed
 from app.core.tenancy import unscoped
-from app.exports.models import PactEvent
+from app.exports.models import PactEvent, PactRecipient
+from app.exports.schemas import secure_url
 
 log = logging.getLogger("pcf.pact.events")
 
@@ -150,18 +154,135 @@ class DeliveryPolicy:
         return float(min(self.base_delay * 2 ** (attempt - 1), self.max_delay))
 
 
-Sender = Callable[[str, dict[str, Any], float], int]
+Sender = Callable[[str, dict[str, Any], float, Mapping[str, str]], int]
 
 
-def http_send(url: str, body: dict[str, Any], timeout: float) -> int:
+def http_send(url: str, body: dict[str, Any], timeout: float, headers: Mapping[str, str]) -> int:
     r = httpx.post(
         url,
         json=body,
-        headers={"Content-Type": "application/cloudevents+json"},
+        headers={"Content-Type": "application/cloudevents+json", **headers},
         timeout=timeout,
         follow_redirects=False,
     )
     return r.status_code
+
+
+# ---------------------------------------------------------------------------- outbound auth
+@dataclass(frozen=True)
+class Credentials:
+    """The client credentials a recipient's PACT host issued to us, and where to use them."""
+
+    auth_base: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+class AuthFailed(Exception):
+    """No token from the recipient's host (the message goes to the event's ``last_error``)."""
+
+
+def auth_base_of(events_url: str) -> str:
+    """PACT: every action but Authenticate sits under one base URL, so by default the auth base
+    is the events URL without its ``/3/events`` (or ``/2/events``)."""
+    for suffix in ("/3/events", "/2/events"):
+        if events_url.rstrip("/").endswith(suffix):
+            return events_url.rstrip("/")[: -len(suffix)]
+    parts = urlsplit(events_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class TokenSource:
+    """Access tokens for recipients' hosts (PACT Action Authenticate), kept until they expire.
+
+    The token endpoint comes from ``{auth base}/.well-known/openid-configuration`` when the host
+    publishes one (PACT: SHOULD), else ``{auth base}/auth/token``; the request is OAuth2 client
+    credentials with HTTP Basic and a form body. Credentials only go to HTTPS endpoints (or
+    plain HTTP on the loopback interface). Thread-safe.
+    """
+
+    DISCOVERY_TTL = 3600.0
+    DEFAULT_EXPIRES_IN = 300.0  # when the host does not say (expires_in is only RECOMMENDED)
+
+    def __init__(self, timeout: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.timeout = timeout
+        self.clock = clock
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._endpoints: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def token(self, cred: Credentials) -> str:
+        key = (cred.auth_base, cred.client_id)
+        with self._lock:
+            hit = self._tokens.get(key)
+        if hit is not None and hit[1] > self.clock():
+            return hit[0]
+        token, lifetime = self._fetch(cred)
+        with self._lock:
+            self._tokens[key] = (token, self.clock() + lifetime - min(60.0, lifetime / 2))
+        return token
+
+    def forget(self, cred: Credentials) -> None:
+        """Drop the cached token (the host refused it: expired or revoked early)."""
+        with self._lock:
+            self._tokens.pop((cred.auth_base, cred.client_id), None)
+
+    def token_endpoint(self, auth_base: str) -> str:
+        with self._lock:
+            hit = self._endpoints.get(auth_base)
+        if hit is not None and hit[1] > self.clock():
+            return hit[0]
+        endpoint = f"{auth_base.rstrip('/')}/auth/token"
+        try:
+            r = httpx.get(
+                f"{auth_base.rstrip('/')}/.well-known/openid-configuration",
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+            if r.status_code == 200:
+                found = r.json().get("token_endpoint")
+                if isinstance(found, str) and found.startswith(("https://", "http://")):
+                    endpoint = found
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass  # discovery is optional: the PACT default path
+        with self._lock:
+            self._endpoints[auth_base] = (endpoint, self.clock() + self.DISCOVERY_TTL)
+        return endpoint
+
+    def _fetch(self, cred: Credentials) -> tuple[str, float]:
+        endpoint = self.token_endpoint(cred.auth_base)
+        if not secure_url(endpoint):
+            raise AuthFailed(f"auth: token endpoint {endpoint} is not HTTPS; credentials not sent")
+        try:
+            r = httpx.post(
+                endpoint,
+                auth=(cred.client_id, cred.client_secret),
+                data={"grant_type": "client_credentials"},
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as exc:
+            raise AuthFailed(f"auth: {type(exc).__name__}: {exc} ({endpoint})") from exc
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if r.status_code != 200 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            raise AuthFailed(
+                f"auth: HTTP {r.status_code}{f' {error}' if error else ''} from {endpoint}"
+            )
+        token, kind = body.get("access_token"), str(body.get("token_type") or "Bearer")
+        if not isinstance(token, str) or not token or kind.lower() != "bearer":
+            raise AuthFailed(f"auth: no bearer access_token in the answer of {endpoint}")
+        expires = body.get("expires_in")
+        lifetime = (
+            float(expires)
+            if isinstance(expires, int | float) and expires > 0
+            else self.DEFAULT_EXPIRES_IN
+        )
+        return token, lifetime
 
 
 class DeliveryWorker:
@@ -172,10 +293,13 @@ class DeliveryWorker:
         session_factory: Callable[[], Any],
         policy: DeliveryPolicy | None = None,
         sender: Sender = http_send,
+        secret_key: str | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy or DeliveryPolicy()
         self.sender = sender
+        self.secret_key = secret_key
+        self.tokens = TokenSource(timeout=self.policy.timeout)
         self._queue: queue.PriorityQueue[tuple[float, int, uuid.UUID]] = queue.PriorityQueue()
         self._seq = 0
         self._lock = threading.Lock()
@@ -228,11 +352,13 @@ class DeliveryWorker:
                 return
             row.attempts += 1
             try:
-                status = self.sender(row.target_url, row.body, self.policy.timeout)
+                status = self._send(session, row)
                 ok = 200 <= status < 300
                 error = None if ok else f"HTTP {status}"
             except httpx.HTTPError as exc:
                 ok, error = False, f"{type(exc).__name__}: {exc}"[:500]
+            except AuthFailed as exc:
+                ok, error = False, str(exc)[:500]
             row.updated_at = datetime.now(UTC)
             row.last_error = error
             if ok:
@@ -249,6 +375,43 @@ class DeliveryWorker:
         if retry:
             self.submit(row_id, self.policy.delay(attempts))
 
+    def _send(self, session: Session, row: PactEvent) -> int:
+        """POST the event, with a bearer token from the recipient's host when we hold
+        credentials for it; a 401 gets one fresh token and one more try."""
+        assert row.target_url is not None
+        cred = self._credentials(session, row)
+        if cred is None:
+            return self.sender(row.target_url, row.body, self.policy.timeout, {})
+        headers = {"Authorization": f"Bearer {self.tokens.token(cred)}"}
+        status = self.sender(row.target_url, row.body, self.policy.timeout, headers)
+        if status == 401:
+            self.tokens.forget(cred)
+            headers = {"Authorization": f"Bearer {self.tokens.token(cred)}"}
+            status = self.sender(row.target_url, row.body, self.policy.timeout, headers)
+        return status
+
+    def _credentials(self, session: Session, row: PactEvent) -> Credentials | None:
+        """The credentials registered with the endpoint this event goes to (read at every
+        attempt: registering them again fixes the deliveries still pending)."""
+        stmt = select(PactRecipient).where(
+            PactRecipient.client_id == row.client_id, PactRecipient.events_url == row.target_url
+        )
+        if row.owner_org_id is not None:
+            stmt = stmt.where(PactRecipient.org_id == row.owner_org_id)
+        rec = session.exec(stmt.order_by(col(PactRecipient.created_at).desc())).first()
+        if rec is None or rec.auth_client_id is None or rec.auth_secret_sealed is None:
+            return None
+        if self.secret_key is None:
+            raise AuthFailed("auth: no PCF_SECRET_KEY to read the stored client secret")
+        try:
+            secret = open_sealed(self.secret_key, rec.auth_secret_sealed)
+        except SecretUnreadable:
+            raise AuthFailed(
+                "auth: the stored client secret cannot be decrypted (PCF_SECRET_KEY changed?): "
+                "register the recipient's credentials again"
+            ) from None
+        return Credentials(rec.auth_url or auth_base_of(rec.events_url), rec.auth_client_id, secret)
+
 
 def worker_of(app: Any) -> DeliveryWorker:
     """The application's worker (created on first use; ``app.state.pact_delivery_policy`` and
@@ -259,7 +422,8 @@ def worker_of(app: Any) -> DeliveryWorker:
         return w
     policy = getattr(state, "pact_delivery_policy", None) or DeliveryPolicy()
     sender = getattr(state, "pact_sender", None) or http_send
-    w = DeliveryWorker(state.db.session, policy, sender)
+    settings = getattr(state, "settings", None)
+    w = DeliveryWorker(state.db.session, policy, sender, getattr(settings, "secret_key", None))
     state.pact_worker = w
     return w
 

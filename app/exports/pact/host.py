@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts import service
+from app.accounts.deps import TOKEN_URL
 from app.accounts.principal import Principal
 from app.core.errors import AppError
 from app.core.security import InvalidToken, verify_token
@@ -232,6 +233,25 @@ _ERR = {
     "description": "PACT error body",
     "content": {"application/json": {"example": {"code": "BadRequest", "message": "…"}}},
 }
+
+
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="PACT Authenticate: OpenID discovery",
+    description="Where to get an access token (PACT: a host SHOULD publish this; clients use "
+    "its `token_endpoint`): the client-credentials endpoint `/auth/token` with HTTP Basic.",
+)
+def openid_configuration(request: Request) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        {
+            "issuer": base,
+            "token_endpoint": base + TOKEN_URL,
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "response_types_supported": ["token"],
+        }
+    )
 
 
 @router.get(

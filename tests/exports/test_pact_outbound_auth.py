@@ -1,0 +1,277 @@
+"""Events we send to a recipient's PACT host carry a bearer token from that host (PACT Action
+Authenticate: OpenID discovery of the token endpoint, else ``/auth/token``; OAuth2 client
+credentials), the credentials it issued to us stored encrypted; and our own host publishes its
+discovery document. The recipient here is a local PACT-like host on 127.0.0.1 that refuses
+events without a valid token."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from app.core.database import Database
+from app.core.secretbox import SecretUnreadable, open_sealed, seal
+from app.core.tenancy import unscoped
+from app.exports.models import PactEvent
+from app.exports.pact.events import DeliveryPolicy, auth_base_of
+from tests.exports.conftest import CAN, GLASS, ExportApi
+
+WAIT_S = 60.0  # an upper bound for the delivery thread, never an expectation of speed
+ISSUED_ID, ISSUED_SECRET = "pcf-service-at-buyer", "s3cret-" + secrets.token_hex(8)
+
+
+class RecipientHost:
+    """A PACT host's Authenticate and Events actions: tokens for one client, events only with
+    a valid one. ``discovery``: publish /.well-known/openid-configuration (pointing at a
+    non-default token path, so using it is visible)."""
+
+    def __init__(self, discovery: bool) -> None:
+        self.discovery = discovery
+        self.valid: set[str] = set()
+        self.token_requests: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.refused_events = 0
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _json(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration" and host.discovery:
+                    self._json(200, {"token_endpoint": f"{host.base}/oauth2/issue"})
+                else:
+                    self._json(404, {"code": "NotFound", "message": "no such resource"})
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                token_path = "/oauth2/issue" if host.discovery else "/auth/token"
+                if self.path == token_path:
+                    scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+                    user = base64.b64decode(value).decode() if scheme == "Basic" else ""
+                    form = dict(parse_qsl(body.decode()))
+                    host.token_requests.append({"basic": user, "form": form})
+                    if user != f"{ISSUED_ID}:{ISSUED_SECRET}":
+                        self._json(401, {"error": "invalid_client"})
+                        return
+                    token = secrets.token_hex(8)
+                    host.valid.add(token)
+                    self._json(
+                        200, {"access_token": token, "token_type": "bearer", "expires_in": 3600}
+                    )
+                elif self.path == "/3/events":
+                    scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+                    if scheme != "Bearer" or token not in host.valid:
+                        host.refused_events += 1
+                        self._json(401, {"code": "TokenExpired", "message": "invalid token"})
+                        return
+                    host.events.append(json.loads(body))
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self._json(404, {"code": "NotFound", "message": "no such resource"})
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recipient_host() -> Iterator[Callable[[bool], RecipientHost]]:
+    made: list[RecipientHost] = []
+
+    def make(discovery: bool) -> RecipientHost:
+        made.append(RecipientHost(discovery))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.close()
+
+
+def _fast(exp: ExportApi, **kw: Any) -> None:
+    policy = DeliveryPolicy(**{"base_delay": 0.05, "max_delay": 0.2, "idle_exit": 2.0, **kw})
+    exp.client.app.state.pact_delivery_policy = policy  # type: ignore[attr-defined]
+
+
+def _wait(predicate: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def _outbound(exp: ExportApi) -> list[PactEvent]:
+    db = Database(exp.db_url)
+    try:
+        with db.session() as s:
+            unscoped(s)
+            return list(s.exec(select(PactEvent).where(PactEvent.direction == "out")).all())
+    finally:
+        db.dispose()
+
+
+def _register(exp: ExportApi, host: RecipientHost, secret: str = ISSUED_SECRET) -> Any:
+    buyer = exp.creds["buyer"].client_id
+    return exp.put(
+        "maker",
+        f"/v1/pact/recipients/{buyer}",
+        json={
+            "events_url": f"{host.base}/3/events",
+            "auth": {"client_id": ISSUED_ID, "client_secret": secret},
+        },
+    )
+
+
+def _share(exp: ExportApi, name: str) -> str:
+    fp = exp.footprint(name)
+    exp.share(fp)
+    return fp
+
+
+def test_events_carry_a_token_from_the_host_found_by_discovery(
+    exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
+) -> None:
+    _fast(exp)
+    host = recipient_host(True)
+    r = _register(exp, host)
+    assert r.status_code == 200, r.text
+    assert r.json()["auth"] == {"client_id": ISSUED_ID, "auth_url": None, "client_secret": "stored"}
+    can = _share(exp, CAN)
+    _wait(lambda: len(host.events) == 1)
+    assert host.events[0]["data"] == {"pfIds": [can]}
+    assert host.refused_events == 0
+    # the token came from the discovered endpoint, by client credentials with HTTP Basic
+    assert host.token_requests == [
+        {"basic": f"{ISSUED_ID}:{ISSUED_SECRET}", "form": {"grant_type": "client_credentials"}}
+    ]
+    _wait(lambda: [e.status for e in _outbound(exp)] == ["delivered"])
+    # a second event reuses the token
+    _share(exp, GLASS)
+    _wait(lambda: len(host.events) == 2)
+    assert len(host.token_requests) == 1
+    # the secret is never shown, never audited, and stored only encrypted
+    listed = exp.get("viewer", "/v1/pact/recipients").json()
+    assert ISSUED_SECRET not in json.dumps(listed) and listed[0]["auth"]["client_id"] == ISSUED_ID
+    db = Database(exp.db_url)
+    try:
+        with db.engine.connect() as c:
+            stored = c.execute(text("SELECT auth_secret_sealed FROM pact_recipient")).scalar_one()
+            audit = c.execute(text("SELECT * FROM audit_entry")).all()
+    finally:
+        db.dispose()
+    assert stored and ISSUED_SECRET not in stored
+    assert ISSUED_SECRET not in repr(audit)
+
+
+def test_without_discovery_the_pact_default_token_path_is_used_and_a_refused_token_renewed(
+    exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
+) -> None:
+    _fast(exp)
+    host = recipient_host(False)
+    assert _register(exp, host).status_code == 200
+    _share(exp, CAN)
+    _wait(lambda: len(host.events) == 1)
+    assert len(host.token_requests) == 1
+    host.valid.clear()  # the host revokes its tokens before they expire
+    _share(exp, GLASS)
+    _wait(lambda: len(host.events) == 2)
+    assert host.refused_events == 1 and len(host.token_requests) == 2
+    _wait(lambda: sorted(e.status for e in _outbound(exp)) == ["delivered", "delivered"])
+    assert [e.attempts for e in _outbound(exp)] == [1, 1]  # renewed within the same attempt
+
+
+def test_wrong_credentials_are_recorded_and_fixing_them_delivers_the_pending_event(
+    exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
+) -> None:
+    _fast(exp, max_attempts=200, max_delay=0.1)
+    host = recipient_host(False)
+    assert _register(exp, host, secret="not-the-secret").status_code == 200
+    _share(exp, CAN)
+    _wait(lambda: any(e.attempts >= 2 for e in _outbound(exp)))
+    (row,) = _outbound(exp)
+    assert row.status == "pending"
+    assert row.last_error == f"auth: HTTP 401 invalid_client from {host.base}/auth/token"
+    assert host.events == [] and host.refused_events == 0  # no event sent without a token
+    assert _register(exp, host).status_code == 200  # the right secret: read at the next attempt
+    _wait(lambda: len(host.events) == 1)
+    _wait(lambda: [e.status for e in _outbound(exp)] == ["delivered"])
+
+
+def test_credentials_travel_only_over_https(exp: ExportApi) -> None:
+    buyer = exp.creds["buyer"].client_id
+    auth = {"client_id": ISSUED_ID, "client_secret": ISSUED_SECRET}
+    plain = {"events_url": "http://buyer.example/3/events", "auth": auth}
+    r = exp.put("maker", f"/v1/pact/recipients/{buyer}", json=plain)
+    assert r.status_code == 422 and "only sent over HTTPS" in r.text
+    auth_plain = {**auth, "auth_url": "http://login.buyer.example"}
+    tls = {"events_url": "https://buyer.example/3/events", "auth": auth_plain}
+    assert exp.put("maker", f"/v1/pact/recipients/{buyer}", json=tls).status_code == 422
+    ok = {"events_url": "https://buyer.example/3/events", "auth": auth}
+    assert exp.put("maker", f"/v1/pact/recipients/{buyer}", json=ok).status_code == 200
+    # without credentials a plain-HTTP endpoint is still accepted (nothing secret goes there)
+    no_auth = {"events_url": "http://buyer.example/3/events"}
+    r = exp.put("maker", f"/v1/pact/recipients/{buyer}", json=no_auth)
+    assert r.status_code == 200 and r.json()["auth"] is None
+
+
+def test_our_host_publishes_its_token_endpoint(exp: ExportApi) -> None:
+    r = exp.client.get("/.well-known/openid-configuration")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["token_endpoint"] == "http://testserver/auth/token"
+    assert doc["grant_types_supported"] == ["client_credentials"]
+    got = exp.client.post(
+        doc["token_endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=exp.creds["buyer"].basic,
+    )
+    assert got.status_code == 200 and got.json()["access_token"]
+
+
+def test_sealed_secrets() -> None:
+    key = secrets.token_urlsafe(48)
+    a, b = seal(key, "hunter2"), seal(key, "hunter2")
+    assert a != b and "hunter2" not in a  # a fresh IV each time
+    assert open_sealed(key, a) == "hunter2" == open_sealed(key, b)
+    with pytest.raises(SecretUnreadable):
+        open_sealed(secrets.token_urlsafe(48), a)  # PCF_SECRET_KEY changed
+    with pytest.raises(SecretUnreadable):
+        open_sealed(key, a[:-4] + ("AAAA" if not a.endswith("AAAA") else "BBBB"))
+
+
+def test_auth_base_defaults_to_the_events_base_url() -> None:
+    assert (
+        auth_base_of("https://pact.buyer.example/api/3/events") == "https://pact.buyer.example/api"
+    )
+    assert auth_base_of("https://pact.buyer.example/2/events/") == "https://pact.buyer.example"
+    assert auth_base_of("https://hooks.buyer.example/pcf") == "https://hooks.buyer.example"
