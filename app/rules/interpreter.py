@@ -672,6 +672,11 @@ def _gives_co2e(per_unit: str, line_unit: str) -> bool:
     return bool((per * unit).dimensionality == parse_unit(CO2E_UNIT).dimensionality)
 
 
+# Line fields that describe a line's own material: a sub-assembly's come from its lines (its
+# end of life is theirs, ``_materials``), so a rule requiring one never asks it of the parent.
+_OWN_LINES_ONLY = frozenset({"material_group"})
+
+
 def _materials(walked: Sequence[_Walked]) -> tuple[MaterialMass, ...]:
     """``Rule.materials`` of the walked lines of a bill of materials."""
     totals: dict[tuple[str, bool], float] = {}
@@ -965,7 +970,9 @@ class Rule:
                 if not _matches(req.when, line):
                     continue
                 for fname in req.require:
-                    if getattr(line, fname) is None:
+                    if getattr(line, fname) is None and not (
+                        line.lines and fname in _OWN_LINES_ONLY
+                    ):
                         errors.append(FieldError(at + "/" + fname, "missing_field", req.message))
             # Electricity rule
             if line.category is _ELECTRICITY and line.supplier_value is not None:

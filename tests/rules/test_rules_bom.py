@@ -287,3 +287,27 @@ def test_bom_structure_is_checked_by_the_schema() -> None:
     assert ("lines", 0, "amount") in locs  # not above 0
     assert ("lines", 1) in locs  # both a dataset and a supplier value
     assert ("lines", 2, "stage") in locs  # not a life-cycle stage
+
+
+def test_a_sub_assembly_needs_no_material_group_of_its_own(
+    reference_rules: dict[str, RuleDocument],
+) -> None:
+    """The refrigerator rule asks every material line for its material group (end of life);
+    a sub-assembly's end of life is that of its lines, so the parent is not asked, its lines
+    are, and the parent's amount never reaches the end-of-life masses."""
+    rule = Rule(reference_rules["refrigerator"])
+    compressor = _line(
+        "compressor",
+        amount=2,
+        unit="item",
+        cn_code="841430",
+        lines=[
+            _line("shell", amount=6.5, material_group="steel"),
+            _line("winding", amount=1.0),  # no group: still an error
+        ],
+    )
+    bom = _bom(lines=[compressor])
+    walked_errors = {(p, c) for p, c in _codes(rule.check_bom(bom)) if c == "missing_field"}
+    assert walked_errors == {("/lines/0/lines/1/material_group", "missing_field")}
+    ok = _bom(lines=[{**compressor, "lines": [_line("shell", amount=6.5, material_group="steel")]}])
+    assert {m.group: m.kg for m in rule.materials(ok)} == {"steel": 13.0}
