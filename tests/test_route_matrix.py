@@ -418,6 +418,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/examples/{pcr_code}"): Entry(ALL, static("GET", "/v1/examples/beer")),
     # exports (app/exports/routes.py, app/exports/pact/host.py)
     ("GET", "/v1/footprints/{footprint_id}/pact"): Entry(READERS, _fp_path("/pact"), tenancy="org"),
+    ("GET", "/v1/footprints/{footprint_id}/tables/{table}.csv"): Entry(
+        READERS, _fp_path("/tables/lines.csv"), tenancy="org"
+    ),
+    ("GET", "/v1/footprints/{footprint_id}/tables.xlsx"): Entry(
+        READERS, _fp_path("/tables.xlsx"), tenancy="org"
+    ),
     ("POST", "/v1/footprints/{footprint_id}/pact/shares"): Entry(
         MAKER, _share_create, ok=201, tenancy="org"
     ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -21,7 +21,7 @@ from app.core import jsonio
 from app.core.deps import DbSession
 from app.core.errors import FieldError, ValidationFailed
 from app.core.jsonio import FastJSONResponse
-from app.footprints import services, upload
+from app.footprints import resulttables, services, upload
 from app.footprints.models import Footprint, StoredFootprint
 from app.footprints.schemas import (
     CODE_PATTERN,
@@ -244,6 +244,67 @@ def get_footprint(footprint_id: FootprintId, principal: Reader, session: DbSessi
     return FastJSONResponse(out(services.get(session, principal, footprint_id)))
 
 
+TableName = Literal[
+    "summary", "stages", "gases", "lines", "processes", "inputs", "per_unit", "warnings"
+]
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _tabular(fp: Footprint | StoredFootprint) -> dict[str, Any]:
+    return {
+        "id": fp.id,
+        "product": fp.normalised_input.get("product", {}),
+        "created_at": _utc(fp.created_at),
+        "created_by": fp.created_by,
+        "recalculated_from": fp.recalculated_from,
+        "result": fp.result,
+    }
+
+
+@router.get(
+    "/footprints/{footprint_id}/tables/{table}.csv",
+    summary="One table of a footprint, as CSV",
+    description="The stored footprint as a flat table, the same numbers as the JSON at full "
+    "precision: `summary` (headline figures, data quality, uncertainty, provenance as "
+    "field/value rows), `stages`, `gases`, `lines` (contributions of the bill-of-materials lines "
+    "and rule inputs), `processes` (upstream background processes), `inputs` (the rule inputs "
+    "used, with origin and source), `per_unit`, `warnings`. UTF-8 with a byte-order mark, so "
+    "spreadsheet programs read Chinese names.",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **_404},
+)
+def footprint_table(
+    footprint_id: FootprintId,
+    table: Annotated[TableName, Path(description="which table")],
+    principal: Reader,
+    session: DbSession,
+) -> Response:
+    fp = services.get(session, principal, footprint_id)
+    return Response(
+        resulttables.to_csv(_tabular(fp), table),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{footprint_id}-{table}.csv"'},
+    )
+
+
+@router.get(
+    "/footprints/{footprint_id}/tables.xlsx",
+    summary="All tables of a footprint, as one XLSX workbook",
+    description="A sheet per table of `GET /v1/footprints/{id}/tables/{table}.csv`.",
+    response_class=Response,
+    responses={200: {"content": {_XLSX: {}}}, **_404},
+)
+def footprint_workbook(
+    footprint_id: FootprintId, principal: Reader, session: DbSession
+) -> Response:
+    fp = services.get(session, principal, footprint_id)
+    return Response(
+        resulttables.to_xlsx(_tabular(fp)),
+        media_type=_XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{footprint_id}.xlsx"'},
+    )
+
+
 @router.post(
     "/footprints/{footprint_id}/recalculate",
     status_code=201,
@@ -306,7 +367,7 @@ def template(pcr_code: PcrCode, principal: AnyRole) -> Response:
     data = upload.template_xlsx(pcr_code)
     return Response(
         data,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=_XLSX,
         headers={"Content-Disposition": f'attachment; filename="{pcr_code}.xlsx"'},
     )
 
