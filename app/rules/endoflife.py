@@ -5,12 +5,18 @@
 every group without its own. Under the cut-off method (the default, docs/domain.md §1.2 and §6.3)
 recycling carries only the burden of getting the material to the recycler and earns no credit;
 the engine picks the treatment datasets, this model only says how many kg go where.
+
+Option ``materials``: ``all`` (the default: the product and its packaging, as for an appliance or
+a tyre) or ``packaging`` (only the packaging: a product that is consumed, such as beer, leaves
+its packaging behind and nothing else; its ingredients never reach an end-of-life route).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from app.rules.modelkit import (
     Args,
@@ -26,6 +32,18 @@ from app.rules.schema import InputType, Stage
 
 WILDCARD = "*"
 SHARE_TOLERANCE = 1e-6
+
+
+class EolOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    materials: Literal["all", "packaging"] = "all"
+
+
+def _disposed(ctx: ModelContext, opts: Any) -> tuple[MaterialMass, ...]:
+    """The materials that reach end of life under the rule's ``materials`` option."""
+    if isinstance(opts, EolOptions) and opts.materials == "packaging":
+        return tuple(m for m in ctx.materials if m.packaging)
+    return ctx.materials
 
 
 def shares_for(group: str, shares: Mapping[str, Mapping[str, float]]) -> Mapping[str, float] | None:
@@ -63,7 +81,7 @@ def _run(args: Args, opts: Any, ctx: ModelContext) -> list[ModelOutput]:
             m.packaging,
             {"material_group": m.group, "route": route},
         )
-        for m, route, kg in route_masses(ctx.materials, shares)
+        for m, route, kg in route_masses(_disposed(ctx, opts), shares)
     ]
 
 
@@ -90,7 +108,7 @@ def _check(args: Args, opts: Any, ctx: ModelContext) -> list[ModelProblem]:
                 )
             )
     seen: set[str] = set()
-    for m in ctx.materials:
+    for m in _disposed(ctx, opts):
         if m.group in seen:
             continue
         seen.add(m.group)
@@ -117,5 +135,6 @@ EOL_ROUTE_SHARES = register(
         params=(Param("shares", InputType.shares, None, True, "route shares per material group"),),
         run=_run,
         check=_check,
+        options=EolOptions,
     )
 )

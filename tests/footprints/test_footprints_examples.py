@@ -77,13 +77,14 @@ def beer_common(elec_kwh: float) -> dict[str, float]:
     manufacturing = elec_kwh * GRID + 30 * 0.20264 + 30 * 0.03347 + 0.35 * 0.18574
     cooling = 100 * 0.002 * 7 * GRID  # retail: 100 L × kWh/(L·day) × days (distribution)
     use = 100 * 0.0015 * 3 * GRID  # home cooling
-    spent = 16.150 * RECYCLE  # malt + hops "recycled" (see examples/README.md)
+    # end of life: the packaging only (the rule's eol model, materials: packaging); the malt and
+    # hops are drunk as beer and never reach an end-of-life route
     return {
         "raw": raw,
         "manufacturing": manufacturing,
         "cooling": cooling,
         "use": use,
-        "eol": spent,
+        "eol": 0.0,
     }
 
 

@@ -311,3 +311,40 @@ def test_a_sub_assembly_needs_no_material_group_of_its_own(
     assert walked_errors == {("/lines/0/lines/1/material_group", "missing_field")}
     ok = _bom(lines=[{**compressor, "lines": [_line("shell", amount=6.5, material_group="steel")]}])
     assert {m.group: m.kg for m in rule.materials(ok)} == {"steel": 13.0}
+
+
+def test_beer_end_of_life_takes_the_packaging_only(
+    reference_rules: dict[str, RuleDocument],
+) -> None:
+    """The beer rule's end-of-life model has ``materials: packaging``: an ingredient needs
+    neither a material group nor end-of-life shares; a packaging line needs both. (What reaches
+    each route: the beer examples' hand calculations in test_footprints_examples.py.)"""
+    rule = Rule(reference_rules["beer"])
+
+    def eol_problems(bom: BomInput) -> set[tuple[str, str]]:
+        return {
+            (p, c)
+            for p, c in _codes(rule.check_bom(bom))
+            if c == "missing_field" or p.startswith("/inputs/eol_treatment_shares")
+        }
+
+    shares = {"eol_treatment_shares": {"glass": {"recycling": 0.7, "landfill": 0.3}}}
+    ok = _bom(
+        inputs=shares,
+        lines=[
+            _line("malt", amount=16),  # no material group, no shares: an ingredient
+            _line("hops", amount=0.15, material_group="hops"),  # a group without shares
+            _line("bottle", amount=2.5, material_group="glass", packaging=True),
+        ],
+    )
+    assert eol_problems(ok) == set()
+    bad = _bom(
+        inputs=shares,
+        lines=[
+            _line("crate", amount=1, packaging=True),
+            _line("can", material_group="aluminium", packaging=True),
+        ],
+    )
+    problems = eol_problems(bad)
+    assert ("/lines/0/material_group", "missing_field") in problems
+    assert any(p.startswith("/inputs/eol_treatment_shares") for p, _ in problems), problems
