@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,17 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlmodel import select
 
-from app.core.database import Database
-from app.core.tenancy import unscoped
-from app.exports.models import PactEvent
-from app.exports.pact.events import DeliveryPolicy
 from tests.exports.conftest import CAN, GLASS, REFRIGERATOR, TYRE, ExportApi
+from tests.exports.pact_helpers import fast_delivery, outbound, wait_for
 from tests.exports.pact_schema import assert_valid
 
 CE = {"Content-Type": "application/cloudevents+json"}
-WAIT_S = 60.0  # an upper bound for the worker, never an expectation of speed
 
 
 class Receiver:
@@ -85,25 +79,6 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
         r.close()
 
 
-def _wait(predicate: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
-def _outbound(exp: ExportApi) -> list[PactEvent]:
-    db = Database(exp.db_url)
-    try:
-        with db.session() as s:
-            unscoped(s)
-            return list(s.exec(select(PactEvent).where(PactEvent.direction == "out")).all())
-    finally:
-        db.dispose()
-
-
 def _event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": f"org.wbcsd.pact.ProductFootprint.{event_type}.3",
@@ -120,11 +95,6 @@ def _shared(exp: ExportApi, *names: str) -> list[str]:
     for i in ids:
         exp.share(i)
     return ids
-
-
-def _fast(exp: ExportApi, **kw: Any) -> None:
-    policy = DeliveryPolicy(**{"base_delay": 0.05, "max_delay": 0.2, "idle_exit": 2.0, **kw})
-    exp.client.app.state.pact_delivery_policy = policy  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------- 1–2
@@ -300,13 +270,13 @@ def test_filters(exp: ExportApi) -> None:
 def test_12_13_request_created_is_fulfilled_asynchronously(
     exp: ExportApi, receiver: Callable[..., Receiver]
 ) -> None:
-    _fast(exp)
+    fast_delivery(exp)
     rx = receiver()
     buyer = exp.creds["buyer"].client_id
     r = exp.put("maker", f"/v1/pact/recipients/{buyer}", json={"events_url": rx.url})
     assert r.status_code == 200, r.text
     can, _glass = _shared(exp, CAN, GLASS)
-    _wait(lambda: len(rx.events) == 2)  # a PublishedEvent per share
+    wait_for(lambda: len(rx.events) == 2)  # a PublishedEvent per share
     assert {e["body"]["type"] for e in rx.events} == {
         "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
     }
@@ -314,7 +284,7 @@ def test_12_13_request_created_is_fulfilled_asynchronously(
     request = _event("RequestCreatedEvent", {"productId": [docs[can]["productIds"][0]]})
     r = exp.post("buyer", "/3/events", json=request, headers=CE)
     assert r.status_code == 200 and r.content == b""
-    _wait(lambda: len(rx.events) == 3)
+    wait_for(lambda: len(rx.events) == 3)
     reply = rx.events[-1]
     assert reply["content_type"].startswith("application/cloudevents+json")
     body = reply["body"]
@@ -332,16 +302,16 @@ def test_12_13_request_created_is_fulfilled_asynchronously(
 def test_14_request_without_a_match_is_rejected(
     exp: ExportApi, receiver: Callable[..., Receiver]
 ) -> None:
-    _fast(exp)
+    fast_delivery(exp)
     rx = receiver()
     exp.put(
         "maker", f"/v1/pact/recipients/{exp.creds['buyer'].client_id}", json={"events_url": rx.url}
     )
     _shared(exp, CAN)
-    _wait(lambda: len(rx.events) == 1)
+    wait_for(lambda: len(rx.events) == 1)
     request = _event("RequestCreatedEvent", {"productId": ["urn:gtin:0000000000000"]})
     assert exp.post("buyer", "/3/events", json=request, headers=CE).status_code == 200
-    _wait(lambda: len(rx.events) == 2)
+    wait_for(lambda: len(rx.events) == 2)
     body = rx.events[-1]["body"]
     assert_valid(body, "RequestRejectedEvent")
     assert body["type"] == "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3"
@@ -358,21 +328,21 @@ def test_request_from_a_client_without_an_events_endpoint_is_refused(exp: Export
 def test_delivery_is_retried_with_backoff_and_bounded(
     exp: ExportApi, receiver: Callable[..., Receiver]
 ) -> None:
-    _fast(exp, max_attempts=4)
+    fast_delivery(exp, max_attempts=4)
     flaky = receiver(fail_first=2)
     buyer = exp.creds["buyer"].client_id
     exp.put("maker", f"/v1/pact/recipients/{buyer}", json={"events_url": flaky.url})
     _shared(exp, CAN)
-    _wait(lambda: len(flaky.events) == 1)
-    _wait(lambda: [e.status for e in _outbound(exp)] == ["delivered"])
-    (row,) = _outbound(exp)
+    wait_for(lambda: len(flaky.events) == 1)
+    wait_for(lambda: [e.status for e in outbound(exp)] == ["delivered"])
+    (row,) = outbound(exp)
     assert row.attempts == 3 and row.last_error is None
     # a receiver that never answers 2xx: given up after max_attempts, recorded as failed
     dead = receiver(always_fail=True)
     exp.put("maker", f"/v1/pact/recipients/{buyer}", json={"events_url": dead.url})
     _shared(exp, GLASS)
-    _wait(lambda: any(e.status == "failed" for e in _outbound(exp)))
-    failed = next(e for e in _outbound(exp) if e.status == "failed")
+    wait_for(lambda: any(e.status == "failed" for e in outbound(exp)))
+    failed = next(e for e in outbound(exp) if e.status == "failed")
     assert failed.attempts == 4 and failed.last_error == "HTTP 503"
     assert dead.calls == 4
 

@@ -10,7 +10,6 @@ import base64
 import json
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,16 +17,13 @@ from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
 
 from app.core.database import Database
 from app.core.secretbox import SecretUnreadable, open_sealed, seal
-from app.core.tenancy import unscoped
-from app.exports.models import PactEvent
-from app.exports.pact.events import DeliveryPolicy, auth_base_of
+from app.exports.pact.events import auth_base_of
 from tests.exports.conftest import CAN, GLASS, ExportApi
+from tests.exports.pact_helpers import fast_delivery, outbound, wait_for
 
-WAIT_S = 60.0  # an upper bound for the delivery thread, never an expectation of speed
 ISSUED_ID, ISSUED_SECRET = "pcf-service-at-buyer", "s3cret-" + secrets.token_hex(8)
 
 
@@ -116,30 +112,6 @@ def recipient_host() -> Iterator[Callable[[bool], RecipientHost]]:
         h.close()
 
 
-def _fast(exp: ExportApi, **kw: Any) -> None:
-    policy = DeliveryPolicy(**{"base_delay": 0.05, "max_delay": 0.2, "idle_exit": 2.0, **kw})
-    exp.client.app.state.pact_delivery_policy = policy  # type: ignore[attr-defined]
-
-
-def _wait(predicate: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
-def _outbound(exp: ExportApi) -> list[PactEvent]:
-    db = Database(exp.db_url)
-    try:
-        with db.session() as s:
-            unscoped(s)
-            return list(s.exec(select(PactEvent).where(PactEvent.direction == "out")).all())
-    finally:
-        db.dispose()
-
-
 def _register(exp: ExportApi, host: RecipientHost, secret: str = ISSUED_SECRET) -> Any:
     buyer = exp.creds["buyer"].client_id
     return exp.put(
@@ -161,23 +133,23 @@ def _share(exp: ExportApi, name: str) -> str:
 def test_events_carry_a_token_from_the_host_found_by_discovery(
     exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
 ) -> None:
-    _fast(exp)
+    fast_delivery(exp)
     host = recipient_host(True)
     r = _register(exp, host)
     assert r.status_code == 200, r.text
     assert r.json()["auth"] == {"client_id": ISSUED_ID, "auth_url": None, "client_secret": "stored"}
     can = _share(exp, CAN)
-    _wait(lambda: len(host.events) == 1)
+    wait_for(lambda: len(host.events) == 1)
     assert host.events[0]["data"] == {"pfIds": [can]}
     assert host.refused_events == 0
     # the token came from the discovered endpoint, by client credentials with HTTP Basic
     assert host.token_requests == [
         {"basic": f"{ISSUED_ID}:{ISSUED_SECRET}", "form": {"grant_type": "client_credentials"}}
     ]
-    _wait(lambda: [e.status for e in _outbound(exp)] == ["delivered"])
+    wait_for(lambda: [e.status for e in outbound(exp)] == ["delivered"])
     # a second event reuses the token
     _share(exp, GLASS)
-    _wait(lambda: len(host.events) == 2)
+    wait_for(lambda: len(host.events) == 2)
     assert len(host.token_requests) == 1
     # the secret is never shown, never audited, and stored only encrypted
     listed = exp.get("viewer", "/v1/pact/recipients").json()
@@ -196,35 +168,35 @@ def test_events_carry_a_token_from_the_host_found_by_discovery(
 def test_without_discovery_the_pact_default_token_path_is_used_and_a_refused_token_renewed(
     exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
 ) -> None:
-    _fast(exp)
+    fast_delivery(exp)
     host = recipient_host(False)
     assert _register(exp, host).status_code == 200
     _share(exp, CAN)
-    _wait(lambda: len(host.events) == 1)
+    wait_for(lambda: len(host.events) == 1)
     assert len(host.token_requests) == 1
     host.valid.clear()  # the host revokes its tokens before they expire
     _share(exp, GLASS)
-    _wait(lambda: len(host.events) == 2)
+    wait_for(lambda: len(host.events) == 2)
     assert host.refused_events == 1 and len(host.token_requests) == 2
-    _wait(lambda: sorted(e.status for e in _outbound(exp)) == ["delivered", "delivered"])
-    assert [e.attempts for e in _outbound(exp)] == [1, 1]  # renewed within the same attempt
+    wait_for(lambda: sorted(e.status for e in outbound(exp)) == ["delivered", "delivered"])
+    assert [e.attempts for e in outbound(exp)] == [1, 1]  # renewed within the same attempt
 
 
 def test_wrong_credentials_are_recorded_and_fixing_them_delivers_the_pending_event(
     exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
 ) -> None:
-    _fast(exp, max_attempts=200, max_delay=0.1)
+    fast_delivery(exp, max_attempts=200, max_delay=0.1)
     host = recipient_host(False)
     assert _register(exp, host, secret="not-the-secret").status_code == 200
     _share(exp, CAN)
-    _wait(lambda: any(e.attempts >= 2 for e in _outbound(exp)))
-    (row,) = _outbound(exp)
+    wait_for(lambda: any(e.attempts >= 2 for e in outbound(exp)))
+    (row,) = outbound(exp)
     assert row.status == "pending"
     assert row.last_error == f"auth: HTTP 401 invalid_client from {host.base}/auth/token"
     assert host.events == [] and host.refused_events == 0  # no event sent without a token
     assert _register(exp, host).status_code == 200  # the right secret: read at the next attempt
-    _wait(lambda: len(host.events) == 1)
-    _wait(lambda: [e.status for e in _outbound(exp)] == ["delivered"])
+    wait_for(lambda: len(host.events) == 1)
+    wait_for(lambda: [e.status for e in outbound(exp)] == ["delivered"])
 
 
 def test_credentials_travel_only_over_https(exp: ExportApi) -> None:
