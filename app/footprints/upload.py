@@ -584,23 +584,34 @@ def _csv_rows(data: bytes) -> list[tuple[int, dict[str, Any]]]:
             code="upload_invalid",
             errors=[FieldError("/file", "encoding", "save the CSV as UTF-8")],
         ) from exc
-    return _with_header([list(r) for r in csv.reader(io.StringIO(text))])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        table = [list(r) for r in reader]
+    except csv.Error as exc:
+        raise ValidationFailed(
+            f"The CSV file cannot be read (line {reader.line_num}).",
+            code="upload_invalid",
+            errors=[FieldError("/file", "csv_malformed", f"line {reader.line_num}: {exc}")],
+        ) from exc
+    return _with_header(table)
 
 
 def _xlsx_rows(data: bytes) -> list[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
 
-    try:
+    try:  # read-only workbooks parse lazily: a broken sheet fails while its rows are read
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        try:
+            ws = wb["footprint"] if "footprint" in wb.sheetnames else wb.worksheets[0]
+            table = [list(r) for r in ws.iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    except Exception as exc:  # openpyxl (zipfile, lxml) raises many kinds for a broken file
         raise ValidationFailed(
             "The XLSX file cannot be read.",
             code="upload_invalid",
             errors=[FieldError("/file", "xlsx_unreadable", str(exc)[:200])],
         ) from exc
-    ws = wb["footprint"] if "footprint" in wb.sheetnames else wb.worksheets[0]
-    table = [list(r) for r in ws.iter_rows(values_only=True)]
-    wb.close()
     return _with_header(table)
 
 
