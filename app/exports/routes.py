@@ -64,15 +64,27 @@ def _share_out(row: Any) -> ShareOut:
 # ============================================================================ PACT
 @router.get(
     "/footprints/{footprint_id}/pact",
-    summary="The footprint as a PACT v3 ProductFootprint",
+    summary="The footprint as a PACT v3 (or v2.3) ProductFootprint",
     description="What a recipient reads on `GET /3/footprints/{id}` once the footprint is shared: "
-    "the cradle-to-gate PCF per declared unit, decimal strings, version chain.",
-    responses={**_404, 422: {"description": "The footprint cannot be written as PACT."}},
+    "the cradle-to-gate PCF per declared unit, decimal strings, version chain. `spec=2.3` gives "
+    "the same footprint as a PACT v2.3 ProductFootprint for recipients whose tools still use "
+    "PACT v2 (deprecated, both the deprecated and the new field names filled).",
+    responses={
+        **_404,
+        422: {"description": "The footprint cannot be written as PACT (or `spec` is invalid)."},
+    },
 )
 def pact_preview(
-    footprint_id: FootprintId, request: Request, principal: Reader, session: DbSession
+    footprint_id: FootprintId,
+    request: Request,
+    principal: Reader,
+    session: DbSession,
+    spec: Annotated[
+        Literal["3.0", "2.3"],
+        Query(description="PACT Technical Specifications version: 3.0 (default) or 2.3"),
+    ] = "3.0",
 ) -> dict[str, Any]:
-    return services.pact_preview(session, principal, footprint_id, catalogue(request))
+    return services.pact_preview(session, principal, footprint_id, catalogue(request), spec)
 
 
 @router.post(

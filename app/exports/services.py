@@ -20,6 +20,7 @@ from app.core.secretbox import seal
 from app.exports.cbam import datapack
 from app.exports.models import CbamSupplierData, PactRecipient, PactShare
 from app.exports.pact.mapping import Catalogue, NotMappable, PactSource, to_product_footprint
+from app.exports.pact.mapping_v2 import to_product_footprint_v2
 from app.exports.schemas import CbamInput, RecipientIn
 from app.footprints.models import Footprint
 from app.rules.models import PcrRule
@@ -125,11 +126,18 @@ def not_exportable(exc: NotMappable | ValueError) -> ValidationFailed:
 
 
 def pact_preview(
-    session: Session, principal: Principal, footprint_id: uuid.UUID, catalogue: Catalogue | None
+    session: Session,
+    principal: Principal,
+    footprint_id: uuid.UUID,
+    catalogue: Catalogue | None,
+    spec: str = "3.0",
 ) -> dict[str, Any]:
+    """The footprint as a PACT ProductFootprint: v3 (``spec="3.0"``) or, for legacy recipients,
+    v2.3 (``spec="2.3"``, derived from the v3 document)."""
     fp = get_footprint(session, principal, footprint_id)
     try:
-        return pact_documents(session, [fp], {principal.org_id: principal.org_name}, catalogue)[0]
+        doc = pact_documents(session, [fp], {principal.org_id: principal.org_name}, catalogue)[0]
+        return to_product_footprint_v2(doc, fp.result) if spec == "2.3" else doc
     except (NotMappable, ValueError) as exc:
         raise not_exportable(exc) from exc
 

@@ -210,3 +210,47 @@ def test_a_csv_field_above_the_csv_modules_limit_is_a_coded_422(fp_api: Footprin
     assert problem["code"] == "upload_invalid"
     assert problem["errors"][0]["code"] == "csv_malformed"
     assert "line 2" in problem["errors"][0]["message"]
+
+
+POINTER_PARTS = ["lines", "inputs", "product", "0", "1", "3", "-", "99", "amount", "unit", "~1", ""]
+
+
+@st.composite
+def scenarios(draw: Any) -> dict[str, Any]:
+    """Overrides of a scenario: pointers that exist, do not, or are malformed, with odd values."""
+    out: dict[str, Any] = {}
+    for _ in range(draw(st.integers(1, 3))):
+        parts = draw(st.lists(st.sampled_from(POINTER_PARTS), min_size=0, max_size=4))
+        pointer = draw(st.sampled_from(["/", "", "x/"])) + "/".join(parts)
+        out[pointer] = draw(st.sampled_from([*BAD_VALUES, 0.28, 380, "A"]))
+    return out
+
+
+@pytest.mark.slow
+def test_scenario_overrides_never_get_a_server_error(fp_api: FootprintApi) -> None:
+    base = fp_api.post("maker", "/v1/footprints", json=example(all_examples()[0]))
+    assert base.status_code == 201, base.text
+    fp_id = base.json()["id"]
+    seen: dict[int, int] = {}
+
+    @settings(
+        max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(overrides=scenarios())
+    def check(overrides: dict[str, Any]) -> None:
+        before = _count(fp_api)
+        r = fp_api.post(
+            "viewer", "/v1/footprints/compare", json={"a": fp_id, "scenario": {"set": overrides}}
+        )
+        seen[r.status_code] = seen.get(r.status_code, 0) + 1
+        assert r.status_code < 500, (r.status_code, r.text[:2000], overrides)
+        if r.status_code != 200:
+            assert isinstance(r.json().get("code"), str), r.text
+        assert _count(fp_api) == before  # a scenario is never stored
+
+    check()
+    assert any(400 <= s < 500 for s in seen), seen

@@ -159,7 +159,7 @@ def product_classifications(src: PactSource) -> list[str]:
     return out
 
 
-def _gate(result: Mapping[str, Any]) -> tuple[dict[str, float], Mapping[str, Any]]:
+def gate_figures(result: Mapping[str, Any]) -> tuple[dict[str, float], Mapping[str, Any]]:
     """Indicators of the gate stages per declared unit, and the declared-unit entry."""
     per_unit = {p["key"]: p for p in result.get("per_unit") or []}
     du = per_unit.get("declared_unit")
@@ -245,7 +245,7 @@ def to_product_footprint(src: PactSource) -> dict[str, Any]:
     """The PACT v3 ProductFootprint of ``src`` (raises ``NotMappable``)."""
     r = src.result
     prov = r.get("provenance") or {}
-    ind, du = _gate(r)
+    ind, du = gate_figures(r)
     unit_key = str(du.get("unit") or "").strip().lower()
     if unit_key not in PACT_UNITS:
         raise NotMappable(f"declared unit {du.get('unit')!r} has no PACT equivalent")
