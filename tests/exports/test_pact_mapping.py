@@ -117,6 +117,9 @@ def test_units_mass_and_packaging(exp: ExportApi) -> None:
     assert fridge["pcf"]["declaredUnitOfMeasurement"] == "piece"
     assert fridge["pcf"]["declaredUnitAmount"] == "1"
     assert "urn:pact:productclassification:un-cpc:44811" in fridge["productClassifications"]
+    # a gate PCF per declared unit: described by its declared unit, not the use-phase FU
+    assert "factory gate" in fridge["productDescription"]
+    assert "service life" not in fridge["productDescription"]
 
 
 def test_a_recalculation_deprecates_its_predecessor(exp: ExportApi) -> None:

@@ -364,7 +364,8 @@ def to_product_footprint(src: PactSource) -> dict[str, Any]:
         "companyIds": [f"urn:uuid:{src.org_id}"],
         "productDescription": f"{src.product_name}"
         + (f" ({product.get('model')})" if product.get("model") else "")
-        + f" — {r.get('functional_unit', '')}".rstrip(" —"),
+        # the PCF is cradle-to-gate per declared unit: describe that, not the functional unit
+        + f" — {du.get('description') or r.get('functional_unit', '')}".rstrip(" —"),
         "productIds": product_ids(src),
         "productNameCompany": src.product_name,
         "comment": " ".join(comments),
