@@ -24,6 +24,7 @@ from app.core.middleware import HttpsRequiredMiddleware, RequestIdMiddleware
 from app.core.openapi_examples import install_request_examples
 from app.core.settings import Settings, get_settings
 from app.exports.pact.events import resume_pending as resume_pending_events
+from app.exports.pact.events import stop_delivery as stop_event_delivery
 from app.exports.pact.host import install_openapi as install_pact_openapi
 from app.exports.pact.host import router as pact_router
 from app.exports.routes import router as exports_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.principal_cache.stop()
+            stop_event_delivery(app)  # pending events stay pending: resumed at the next start
             await app.state.db.aclose()
 
     app = FastAPI(

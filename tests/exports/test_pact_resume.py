@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.core.database import Database
 from app.core.tenancy import unscoped
 from app.exports.models import PactEvent
-from app.exports.pact.events import DeliveryPolicy
+from app.exports.pact.events import DeliveryPolicy, worker_of
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -66,3 +66,17 @@ def test_pending_events_resume_on_start(db_url: str, empty_data_dir: Path) -> No
     assert sorted(b["n"] for b in sent) == [0, 2]  # the delivered one is not sent again
     assert all(r is not None and r.status == "delivered" for r in rows)
     assert [r.attempts for r in rows if r] == [1, 3]
+
+
+def test_shutdown_stops_the_delivery_thread(db_url: str, empty_data_dir: Path) -> None:
+    """At shutdown the worker stops (what is still pending resumes at the next start) instead of
+    retrying against a database that is going away."""
+    app = create_app(make_settings(db_url, empty_data_dir))
+    app.state.pact_delivery_policy = DeliveryPolicy(idle_exit=60.0)
+    with TestClient(app):
+        worker = worker_of(app)
+        worker.submit(uuid.uuid4())  # no such row: the thread starts and then idles
+        thread = worker._thread
+        assert thread is not None and thread.is_alive()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -428,6 +428,13 @@ def worker_of(app: Any) -> DeliveryWorker:
     return w
 
 
+def stop_delivery(app: Any) -> None:
+    """Stop the application's delivery thread, if it has one (at shutdown)."""
+    w = getattr(app.state, "pact_worker", None)
+    if isinstance(w, DeliveryWorker):
+        w.stop()
+
+
 def resume_pending(app: Any) -> int:
     """Re-queue the outbound events still ``pending`` (a restart stopped their delivery).
 
