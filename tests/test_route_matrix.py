@@ -289,7 +289,7 @@ def _recipient_delete(w: World, org: Org) -> Call:
     client = w.new_client(org)
     with w.session(org) as s:
         body = RecipientIn(events_url="https://x.example/3/events")
-        exports.put_recipient(s, _maker(org), client, body, "unused: no credentials")
+        exports.put_recipient(s, _maker(org), client, body, "unused: no credentials", True)
     return Call("DELETE", f"/v1/pact/recipients/{client}")
 
 

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Refuse plain HTTP on /auth/token and the PACT API /3/… (behind a proxy, "
         "via X-Forwarded-Proto). Default: on in prod, off otherwise.",
     )
+    pact_private_targets: bool | None = Field(
+        None,
+        description="Let outgoing PACT calls (events, token requests) reach loopback, private, "
+        "link-local and other non-public addresses. Default: allowed in dev and test, refused in "
+        "prod (a registered URL must not point the server at its own network).",
+    )
     # Footprint calculation (docs/methodology.md).
     footprint_max_amount: float = Field(
         1e9, gt=0, description="Largest absolute number accepted anywhere in a footprint input."
@@ -103,6 +109,15 @@ class Settings(BaseSettings):
     def https_required(self) -> bool:
         """PACT endpoints (and the token endpoint) refuse plain HTTP: on by default in prod."""
         return self.env is Env.prod if self.require_https is None else self.require_https
+
+    @property
+    def private_targets_allowed(self) -> bool:
+        """Outgoing PACT calls may reach non-public addresses: by default only outside prod."""
+        return (
+            self.env is not Env.prod
+            if self.pact_private_targets is None
+            else (self.pact_private_targets)
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -154,8 +154,11 @@ def put_recipient(
     principal: Maker,
     session: DbSession,
 ) -> RecipientOut:
-    secret_key = request.app.state.settings.secret_key
-    return _recipient_out(services.put_recipient(session, principal, client_id, body, secret_key))
+    settings = request.app.state.settings
+    row = services.put_recipient(
+        session, principal, client_id, body, settings.secret_key, settings.private_targets_allowed
+    )
+    return _recipient_out(row)
 
 
 def _recipient_out(row: Any) -> RecipientOut:

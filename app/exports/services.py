@@ -19,6 +19,7 @@ from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.secretbox import seal
 from app.exports.cbam import datapack
 from app.exports.models import CbamSupplierData, PactRecipient, PactShare
+from app.exports.pact.events import TargetRefused, check_public
 from app.exports.pact.mapping import Catalogue, NotMappable, PactSource, to_product_footprint
 from app.exports.pact.mapping_v2 import to_product_footprint_v2
 from app.exports.schemas import CbamInput, RecipientIn
@@ -250,12 +251,32 @@ def _recipient_state(row: PactRecipient) -> dict[str, Any]:
 
 
 def put_recipient(
-    session: Session, principal: Principal, client_id: str, body: RecipientIn, secret_key: str
+    session: Session,
+    principal: Principal,
+    client_id: str,
+    body: RecipientIn,
+    secret_key: str,
+    private_targets: bool = False,
 ) -> PactRecipient:
     """Register (or replace) where and how events for ``client_id`` are delivered; a body
-    without ``auth`` leaves no stored credentials."""
+    without ``auth`` leaves no stored credentials. Unless ``private_targets``, the URLs must
+    resolve to public addresses (checked again at every delivery)."""
     if not _client_exists(session, client_id):
         raise NotFound(f"No active API client {client_id}.", code="client_not_found")
+    if not private_targets:
+        urls = {"/events_url": body.events_url}
+        if body.auth is not None and body.auth.auth_url:
+            urls["/auth/auth_url"] = body.auth.auth_url
+        refused = []
+        for pointer, url in urls.items():
+            try:
+                check_public(url)
+            except TargetRefused as exc:
+                refused.append(FieldError(pointer, "target_not_public", str(exc)))
+        if refused:
+            raise ValidationFailed(
+                "The URL must reach a public address.", code="target_not_public", errors=refused
+            )
     row = session.exec(select(PactRecipient).where(PactRecipient.client_id == client_id)).first()
     before = _recipient_state(row) if row else None
     if row is None:

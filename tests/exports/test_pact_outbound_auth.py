@@ -20,7 +20,8 @@ from sqlalchemy import text
 
 from app.core.database import Database
 from app.core.secretbox import SecretUnreadable, open_sealed, seal
-from app.exports.pact.events import auth_base_of
+from app.core.settings import Settings
+from app.exports.pact.events import TargetRefused, auth_base_of, check_public
 from tests.exports.conftest import CAN, GLASS, ExportApi
 from tests.exports.pact_helpers import fast_delivery, outbound, wait_for
 
@@ -247,3 +248,59 @@ def test_auth_base_defaults_to_the_events_base_url() -> None:
     )
     assert auth_base_of("https://pact.buyer.example/2/events/") == "https://pact.buyer.example"
     assert auth_base_of("https://hooks.buyer.example/pcf") == "https://hooks.buyer.example"
+
+
+# ---------------------------------------------------------------------------- SSRF
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/3/events",
+        "http://localhost/3/events",
+        "https://10.1.2.3/3/events",
+        "https://192.168.0.10/3/events",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://[::1]/3/events",
+        "https://100.64.0.1/3/events",
+        "https://0.0.0.0/3/events",
+    ],
+)
+def test_non_public_targets_are_refused(url: str) -> None:
+    with pytest.raises(TargetRefused, match="not a public address"):
+        check_public(url)
+
+
+def test_a_public_address_passes() -> None:
+    check_public("https://93.184.215.14/3/events")  # an address literal: no DNS needed
+
+
+def test_private_targets_are_allowed_outside_prod_only() -> None:
+    assert Settings(env="dev").private_targets_allowed
+    assert Settings(env="test").private_targets_allowed
+    prod = Settings(env="prod", secret_key="k" * 40)
+    assert not prod.private_targets_allowed
+    assert Settings(
+        env="prod", secret_key="k" * 40, pact_private_targets=True
+    ).private_targets_allowed
+
+
+def test_events_to_a_private_address_are_not_sent_when_refused(
+    exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
+) -> None:
+    app = exp.client.app
+    app.state.settings = app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"pact_private_targets": False}
+    )
+    fast_delivery(exp, max_attempts=2)
+    host = recipient_host(True)
+    r = _register(exp, host)  # refused at registration already
+    assert r.status_code == 422 and r.json()["code"] == "target_not_public", r.text
+    assert r.json()["errors"][0]["pointer"] == "/events_url"
+    # one registered before the setting changed: checked again at delivery
+    app.state.settings = app.state.settings.model_copy(update={"pact_private_targets": True})
+    assert _register(exp, host).status_code == 200
+    app.state.settings = app.state.settings.model_copy(update={"pact_private_targets": False})
+    _share(exp, CAN)
+    wait_for(lambda: [e.status for e in outbound(exp)] == ["failed"])
+    (row,) = outbound(exp)
+    assert row.last_error is not None and "not a public address" in row.last_error
+    assert host.events == [] and host.token_requests == []  # nothing reached it

@@ -11,8 +11,10 @@ attempt and ends ``delivered`` or ``failed``. The thread stops by itself when id
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -157,6 +159,32 @@ class DeliveryPolicy:
 Sender = Callable[[str, dict[str, Any], float, Mapping[str, str]], int]
 
 
+class TargetRefused(Exception):
+    """An outgoing call would reach a non-public address (the message says which)."""
+
+
+def check_public(url: str) -> None:
+    """Refuse a URL whose host resolves to a loopback, private, link-local, shared, reserved or
+    multicast address: a URL someone registered must not make the server call into its own
+    network (SSRF). Resolved here and again by the HTTP client; the window between the two is
+    small, and redirects are never followed."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise TargetRefused(f"{url}: no host")
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise TargetRefused(f"{host}: cannot be resolved ({exc})") from exc
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            raise TargetRefused(
+                f"{host} resolves to {address}, not a public address: refused "
+                "(PCF_PACT_PRIVATE_TARGETS allows it)"
+            )
+
+
 def http_send(url: str, body: dict[str, Any], timeout: float, headers: Mapping[str, str]) -> int:
     r = httpx.post(
         url,
@@ -204,9 +232,15 @@ class TokenSource:
     DISCOVERY_TTL = 3600.0
     DEFAULT_EXPIRES_IN = 300.0  # when the host does not say (expires_in is only RECOMMENDED)
 
-    def __init__(self, timeout: float = 10.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        private_targets: bool = False,
+    ):
         self.timeout = timeout
         self.clock = clock
+        self.private_targets = private_targets
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._endpoints: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -234,6 +268,7 @@ class TokenSource:
             return hit[0]
         endpoint = f"{auth_base.rstrip('/')}/auth/token"
         try:
+            self._check(auth_base)
             r = httpx.get(
                 f"{auth_base.rstrip('/')}/.well-known/openid-configuration",
                 timeout=self.timeout,
@@ -243,16 +278,24 @@ class TokenSource:
                 found = r.json().get("token_endpoint")
                 if isinstance(found, str) and found.startswith(("https://", "http://")):
                     endpoint = found
-        except (httpx.HTTPError, ValueError, AttributeError):
-            pass  # discovery is optional: the PACT default path
+        except (httpx.HTTPError, ValueError, AttributeError, TargetRefused):
+            pass  # discovery is optional: the PACT default path (checked again when used)
         with self._lock:
             self._endpoints[auth_base] = (endpoint, self.clock() + self.DISCOVERY_TTL)
         return endpoint
+
+    def _check(self, url: str) -> None:
+        if not self.private_targets:
+            check_public(url)
 
     def _fetch(self, cred: Credentials) -> tuple[str, float]:
         endpoint = self.token_endpoint(cred.auth_base)
         if not secure_url(endpoint):
             raise AuthFailed(f"auth: token endpoint {endpoint} is not HTTPS; credentials not sent")
+        try:
+            self._check(endpoint)
+        except TargetRefused as exc:
+            raise AuthFailed(f"auth: {exc}") from exc
         try:
             r = httpx.post(
                 endpoint,
@@ -294,12 +337,14 @@ class DeliveryWorker:
         policy: DeliveryPolicy | None = None,
         sender: Sender = http_send,
         secret_key: str | None = None,
+        private_targets: bool = False,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy or DeliveryPolicy()
         self.sender = sender
         self.secret_key = secret_key
-        self.tokens = TokenSource(timeout=self.policy.timeout)
+        self.private_targets = private_targets
+        self.tokens = TokenSource(timeout=self.policy.timeout, private_targets=private_targets)
         self._queue: queue.PriorityQueue[tuple[float, int, uuid.UUID]] = queue.PriorityQueue()
         self._seq = 0
         self._lock = threading.Lock()
@@ -357,7 +402,7 @@ class DeliveryWorker:
                 error = None if ok else f"HTTP {status}"
             except httpx.HTTPError as exc:
                 ok, error = False, f"{type(exc).__name__}: {exc}"[:500]
-            except AuthFailed as exc:
+            except (AuthFailed, TargetRefused) as exc:
                 ok, error = False, str(exc)[:500]
             row.updated_at = datetime.now(UTC)
             row.last_error = error
@@ -379,6 +424,8 @@ class DeliveryWorker:
         """POST the event, with a bearer token from the recipient's host when we hold
         credentials for it; a 401 gets one fresh token and one more try."""
         assert row.target_url is not None
+        if not self.private_targets:
+            check_public(row.target_url)
         cred = self._credentials(session, row)
         if cred is None:
             return self.sender(row.target_url, row.body, self.policy.timeout, {})
@@ -423,7 +470,13 @@ def worker_of(app: Any) -> DeliveryWorker:
     policy = getattr(state, "pact_delivery_policy", None) or DeliveryPolicy()
     sender = getattr(state, "pact_sender", None) or http_send
     settings = getattr(state, "settings", None)
-    w = DeliveryWorker(state.db.session, policy, sender, getattr(settings, "secret_key", None))
+    w = DeliveryWorker(
+        state.db.session,
+        policy,
+        sender,
+        getattr(settings, "secret_key", None),
+        bool(getattr(settings, "private_targets_allowed", False)),
+    )
     state.pact_worker = w
     return w
 
