@@ -6,7 +6,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /srv/pcf
-COPY requirements.lock pyproject.toml README.md alembic.ini ./
+# The pinned dependencies in a layer of their own, so that a code change does not reinstall them;
+# bootstrap.sh below then finds them installed and adds the project itself.
+COPY requirements.lock ./
+RUN python3.11 -m venv .venv && .venv/bin/python -m pip install -q -r requirements.lock
+COPY pyproject.toml README.md alembic.ini ./
 COPY scripts ./scripts
 COPY app ./app
 COPY lca_data ./lca_data
