@@ -80,7 +80,14 @@ STATIC: dict[tuple[str, str], dict[str, Any]] = {
         "buyer": {"value": {"client_id": "pcf_buyer_client_id"}}
     },
     ("put", "/v1/pact/recipients/{client_id}"): {
-        "endpoint": {"value": {"events_url": "https://buyer.example.com/3/events"}}
+        "endpoint": {"value": {"events_url": "https://buyer.example.com/3/events"}},
+        "with credentials": {
+            "summary": "A PACT host that wants a token (issued to you by the recipient)",
+            "value": {
+                "events_url": "https://pact.buyer.example.com/3/events",
+                "auth": {"client_id": "issued-to-acme", "client_secret": "…"},
+            },
+        },
     },
 }
 
