@@ -19,9 +19,9 @@ from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.secretbox import seal
 from app.exports.cbam import datapack
 from app.exports.models import CbamSupplierData, PactRecipient, PactShare
-from app.exports.pact.events import TargetRefused, check_public
 from app.exports.pact.mapping import Catalogue, NotMappable, PactSource, to_product_footprint
 from app.exports.pact.mapping_v2 import to_product_footprint_v2
+from app.exports.pact.outbound import TargetRefused, check_public
 from app.exports.schemas import CbamInput, RecipientIn
 from app.footprints.models import Footprint
 from app.rules.models import PcrRule

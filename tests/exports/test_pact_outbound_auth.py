@@ -21,7 +21,7 @@ from sqlalchemy import text
 from app.core.database import Database
 from app.core.secretbox import SecretUnreadable, open_sealed, seal
 from app.core.settings import Settings
-from app.exports.pact.events import TargetRefused, auth_base_of, check_public
+from app.exports.pact.outbound import TargetRefused, auth_base_of, check_public
 from tests.exports.conftest import CAN, GLASS, ExportApi
 from tests.exports.pact_helpers import fast_delivery, outbound, wait_for
 
