@@ -6,26 +6,19 @@ PACT events and PACT list filters. Each answer is a success or a 4xx with an err
 from __future__ import annotations
 
 import copy
-import os
 import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from app.exports.pact.events import FILTER_KEYS
 from tests.exports.conftest import CAN, REFRIGERATOR, ExportApi
 from tests.exports.test_cbam import _fridge_with_parts, _supplier_data
-from tests.footprints.test_input_fuzz import BAD_VALUES, _mutate
+from tests.footprints.test_input_fuzz import BAD_VALUES, FUZZ, _mutate
 
 CE = {"Content-Type": "application/cloudevents+json"}
-SETTINGS = settings(
-    max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
 
 
 def _coded(r: Any, key: str = "code") -> None:
@@ -40,7 +33,7 @@ def test_mutated_cbam_supplier_data(exp: ExportApi) -> None:
     path = f"/v1/footprints/{fid}/cbam/supplier-data"
     valid = _supplier_data()
 
-    @SETTINGS
+    @FUZZ
     @given(data=st.data())
     def check(data: Any) -> None:
         body = _mutate(copy.deepcopy(valid), data.draw)
@@ -72,22 +65,9 @@ def test_mutated_pact_events_and_filters(exp: ExportApi) -> None:
     exp.put(
         "maker", f"/v1/pact/recipients/{buyer}", json={"events_url": "http://127.0.0.1:9/3/events"}
     )
-    keys = [
-        "productId",
-        "companyId",
-        "geography",
-        "classification",
-        "validOn",
-        "validAfter",
-        "validBefore",
-        "status",
-        "limit",
-        "offset",
-        "x-pcf-asof",
-        "bogus",
-    ]
+    keys = [*FILTER_KEYS, "limit", "offset", "x-pcf-asof", "bogus"]
 
-    @SETTINGS
+    @FUZZ
     @given(data=st.data())
     def check(data: Any) -> None:
         event = _mutate(_event(), data.draw)

@@ -46,6 +46,20 @@ def all_examples() -> list[str]:
     return sorted(p.name for p in EXAMPLES.glob("*.json"))
 
 
+def count_footprints(api: FootprintApi) -> int:
+    """Rows in the footprint table (every organisation)."""
+    from sqlalchemy import text
+
+    from app.core.database import Database
+
+    db = Database(api.db_url)
+    try:
+        with db.engine.connect() as c:
+            return int(c.execute(text("SELECT count(*) FROM footprint")).scalar_one())
+    finally:
+        db.dispose()
+
+
 @dataclass
 class FootprintApi:
     client: TestClient

@@ -18,11 +18,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
-from app.core.database import Database
 from app.footprints import upload
-from tests.footprints.conftest import FootprintApi, all_examples, example
+from tests.footprints.conftest import FootprintApi, all_examples, count_footprints, example
+
+# Hypothesis for every fuzz test: bounded, derandomized (CI runs the same cases each time).
+FUZZ = settings(
+    max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 BAD_VALUES: list[Any] = [
     None,
@@ -87,35 +94,20 @@ def mutated_inputs(draw: Any) -> dict[str, Any]:
     return _mutate(example(draw(st.sampled_from(all_examples()))), draw)
 
 
-def _count(api: FootprintApi) -> int:
-    db = Database(api.db_url)
-    try:
-        with db.engine.connect() as c:
-            return int(c.execute(text("SELECT count(*) FROM footprint")).scalar_one())
-    finally:
-        db.dispose()
-
-
 @pytest.mark.slow
 def test_mutated_inputs_get_201_or_a_coded_4xx_and_store_only_on_201(
     fp_api: FootprintApi,
 ) -> None:
     seen: dict[int, int] = {}
 
-    @settings(
-        max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ
     @given(body=mutated_inputs())
     def check(body: dict[str, Any]) -> None:
-        before = _count(fp_api)
+        before = count_footprints(fp_api)
         r = fp_api.post("maker", "/v1/footprints", json=body)
         seen[r.status_code] = seen.get(r.status_code, 0) + 1
         assert r.status_code < 500, (r.status_code, r.text[:2000], json.dumps(body)[:2000])
-        after = _count(fp_api)
+        after = count_footprints(fp_api)
         if r.status_code == 201:
             assert after == before + 1
         else:
@@ -165,20 +157,14 @@ def test_damaged_upload_files_get_201_or_a_coded_4xx_and_store_only_on_201(
 ) -> None:
     seen: dict[int, int] = {}
 
-    @settings(
-        max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ
     @given(file=damaged_files())
     def check(file: tuple[str, bytes, str]) -> None:
-        before = _count(fp_api)
+        before = count_footprints(fp_api)
         r = fp_api.post("maker", "/v1/footprints/upload", files={"file": file})
         seen[r.status_code] = seen.get(r.status_code, 0) + 1
         assert r.status_code < 500, (r.status_code, r.text[:2000], file[0])
-        after = _count(fp_api)
+        after = count_footprints(fp_api)
         if r.status_code == 201:
             assert after == before + 1
         else:
@@ -233,16 +219,10 @@ def test_scenario_overrides_never_get_a_server_error(fp_api: FootprintApi) -> No
     fp_id = base.json()["id"]
     seen: dict[int, int] = {}
 
-    @settings(
-        max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ
     @given(overrides=scenarios())
     def check(overrides: dict[str, Any]) -> None:
-        before = _count(fp_api)
+        before = count_footprints(fp_api)
         r = fp_api.post(
             "viewer", "/v1/footprints/compare", json={"a": fp_id, "scenario": {"set": overrides}}
         )
@@ -250,7 +230,7 @@ def test_scenario_overrides_never_get_a_server_error(fp_api: FootprintApi) -> No
         assert r.status_code < 500, (r.status_code, r.text[:2000], overrides)
         if r.status_code != 200:
             assert isinstance(r.json().get("code"), str), r.text
-        assert _count(fp_api) == before  # a scenario is never stored
+        assert count_footprints(fp_api) == before  # a scenario is never stored
 
     check()
     assert any(400 <= s < 500 for s in seen), seen

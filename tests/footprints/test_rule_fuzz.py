@@ -10,14 +10,13 @@ Bounded by ``PCF_FUZZ_MAX_EXAMPLES`` (default 100), derandomized.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.accounts.principal import OrgKind, Role
@@ -26,7 +25,7 @@ from app.core.settings import DEFAULT_SECRET
 from app.rules.seed import seed_rules
 from tests.accounts.accounts_helpers import bearer, make_org_and_client, mint
 from tests.footprints.conftest import example
-from tests.footprints.test_input_fuzz import BAD_VALUES, _paths
+from tests.footprints.test_input_fuzz import BAD_VALUES, FUZZ, _paths
 
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 GLASS = "beer-lager-640ml-returnable-glass.json"
@@ -80,13 +79,7 @@ def test_edited_rules_publish_or_4xx_and_never_break_a_calculation(
             return False
         return True
 
-    @settings(
-        max_examples=int(os.environ.get("PCF_FUZZ_MAX_EXAMPLES", "100")),
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ
     @given(ops=rule_edits(document))
     def check(ops: list[dict[str, Any]]) -> None:
         d = client.post("/v1/pcrs/beer/drafts", headers=a, json={})
