@@ -10,6 +10,7 @@ import base64
 import json
 import secrets
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,10 +19,12 @@ from urllib.parse import parse_qsl
 import pytest
 from sqlalchemy import text
 
+from app.accounts.principal import OrgKind, Role
 from app.core.database import Database
 from app.core.secretbox import SecretUnreadable, open_sealed, seal
-from app.core.settings import Settings
+from app.core.settings import DEFAULT_SECRET, Settings
 from app.exports.pact.outbound import TargetRefused, auth_base_of, check_public
+from tests.accounts.accounts_helpers import bearer, make_org_and_client, mint
 from tests.exports.conftest import CAN, GLASS, ExportApi
 from tests.exports.pact_helpers import fast_delivery, outbound, wait_for
 
@@ -304,3 +307,56 @@ def test_events_to_a_private_address_are_not_sent_when_refused(
     (row,) = outbound(exp)
     assert row.last_error is not None and "not a public address" in row.last_error
     assert host.events == [] and host.token_requests == []  # nothing reached it
+
+
+def test_a_reply_for_several_owners_uses_an_owners_credentials(
+    exp: ExportApi, recipient_host: Callable[[bool], RecipientHost]
+) -> None:
+    """Two manufacturers share with the buyer and registered its host with the right
+    credentials; a third registered the same host later with wrong ones and shares nothing. The
+    reply to a request that finds both owners' footprints is sent with an owner's credentials,
+    never the third organisation's."""
+    fast_delivery(exp, max_attempts=3)
+    host = recipient_host(False)
+    buyer = exp.creds["buyer"].client_id
+    third = make_org_and_client(exp.db_url, "Third", OrgKind.manufacturer, Role.manufacturer)
+    exp.headers["third"] = bearer(mint(third, key=DEFAULT_SECRET))
+    ids = []
+    for who in ("maker", "rival"):
+        assert _register_as(exp, who, host, ISSUED_SECRET).status_code == 200
+        fp = exp.footprint(CAN, who=who)
+        r = exp.post(who, f"/v1/footprints/{fp}/pact/shares", json={"client_id": buyer})
+        assert r.status_code == 201, r.text
+        ids.append(fp)
+    wait_for(lambda: len(host.events) == 2)  # the two PublishedEvents
+    assert _register_as(exp, "third", host, "wrong-secret").status_code == 200
+    docs = exp.get("buyer", "/3/footprints").json()["data"]
+    assert sorted(d["id"] for d in docs) == sorted(ids)
+    request = {
+        "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "//buyer.example/3/events",
+        "time": "2025-03-05T17:31:00Z",
+        "data": {"productId": sorted({d["productIds"][0] for d in docs})},
+    }
+    r = exp.post(
+        "buyer", "/3/events", json=request, headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(host.events) == 3)
+    reply = host.events[-1]
+    assert reply["type"].endswith("RequestFulfilledEvent.3")
+    assert sorted(pf["id"] for pf in reply["data"]["pfs"]) == sorted(ids)
+    assert all(t["basic"] == f"{ISSUED_ID}:{ISSUED_SECRET}" for t in host.token_requests)
+
+
+def _register_as(exp: ExportApi, who: str, host: RecipientHost, secret: str) -> Any:
+    return exp.put(
+        who,
+        f"/v1/pact/recipients/{exp.creds['buyer'].client_id}",
+        json={
+            "events_url": f"{host.base}/3/events",
+            "auth": {"client_id": ISSUED_ID, "client_secret": secret},
+        },
+    )

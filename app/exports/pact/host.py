@@ -331,12 +331,15 @@ def _source(request: Request) -> str:
     return f"//{request.url.netloc}/3/events"
 
 
-def _events_url(session: Session, client_id: str, owners: Sequence[uuid.UUID]) -> str | None:
+def _recipient(
+    session: Session, client_id: str, owners: Sequence[uuid.UUID]
+) -> PactRecipient | None:
+    """The events endpoint one of ``owners`` registered for ``client_id`` (the newest). Its
+    organisation is the event's owner: delivery uses that organisation's credentials only."""
     stmt = select(PactRecipient).where(PactRecipient.client_id == client_id)
     if owners:
         stmt = stmt.where(col(PactRecipient.org_id).in_(list(owners)))
-    row = session.exec(stmt.order_by(col(PactRecipient.created_at).desc())).first()
-    return row.events_url if row else None
+    return session.exec(stmt.order_by(col(PactRecipient.created_at).desc())).first()
 
 
 def outbox(
@@ -411,8 +414,8 @@ def _handle_event(request: Request, raw: bytes) -> uuid.UUID | None:
                     uuid.UUID(pf["companyIds"][0].removeprefix("urn:uuid:")) for pf in found
                 )
             ) or [fp.org_id for fp, _ in services.shared_with(session, principal.client_id)]
-            url = _events_url(session, principal.client_id, owners)
-            if url is None:
+            recipient = _recipient(session, principal.client_id, owners)
+            if recipient is None:
                 raise PactError(
                     400,
                     "BadRequest",
@@ -441,8 +444,8 @@ def _handle_event(request: Request, raw: bytes) -> uuid.UUID | None:
                 session,
                 event=event,
                 client_id=principal.client_id,
-                owner=owners[0] if len(owners) == 1 else None,
-                url=url,
+                owner=recipient.org_id,
+                url=recipient.events_url,
             )
         reply_id = reply.id if reply is not None else None
     return reply_id
@@ -457,11 +460,13 @@ def publish(
 ) -> None:
     """Notify ``client_id`` (if it registered an events endpoint with the owner) that ``fp`` is
     published to it."""
-    url = _events_url(session, client_id, [fp.org_id])
-    if url is None:
+    recipient = _recipient(session, client_id, [fp.org_id])
+    if recipient is None:
         return
     event = events.cloud_event(events.PUBLISHED, _source(request), {"pfIds": [str(fp.id)]})
-    row = outbox(session, event=event, client_id=client_id, owner=fp.org_id, url=url)
+    row = outbox(
+        session, event=event, client_id=client_id, owner=recipient.org_id, url=recipient.events_url
+    )
     tasks.add_task(events.worker_of(request.app).submit, row.id)
 
 

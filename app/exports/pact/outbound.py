@@ -7,6 +7,7 @@ Delivery itself is ``events.DeliveryWorker``.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import threading
@@ -54,6 +55,13 @@ class Credentials:
     client_id: str
     client_secret: str = field(repr=False)
 
+    @property
+    def cache_key(self) -> tuple[str, str, str]:
+        """A token belongs to these exact credentials (two organisations may hold the same
+        client id at one host with different secrets: neither gets the other's token)."""
+        digest = hashlib.sha256(self.client_secret.encode()).hexdigest()
+        return (self.auth_base, self.client_id, digest)
+
 
 class AuthFailed(Exception):
     """No token from the recipient's host (the message goes to the event's ``last_error``)."""
@@ -90,12 +98,12 @@ class TokenSource:
         self.timeout = timeout
         self.clock = clock
         self.private_targets = private_targets
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._endpoints: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def token(self, cred: Credentials) -> str:
-        key = (cred.auth_base, cred.client_id)
+        key = cred.cache_key
         with self._lock:
             hit = self._tokens.get(key)
         if hit is not None and hit[1] > self.clock():
@@ -108,7 +116,7 @@ class TokenSource:
     def forget(self, cred: Credentials) -> None:
         """Drop the cached token (the host refused it: expired or revoked early)."""
         with self._lock:
-            self._tokens.pop((cred.auth_base, cred.client_id), None)
+            self._tokens.pop(cred.cache_key, None)
 
     def token_endpoint(self, auth_base: str) -> str:
         with self._lock:
