@@ -14,19 +14,10 @@ from sqlalchemy import text
 
 from app.core.database import Database
 from app.footprints import upload
-from tests.footprints.conftest import FootprintApi, example
+from tests.footprints.conftest import FootprintApi, count_footprints, example
 
 GLASS = "beer-lager-640ml-returnable-glass.json"
 CAN = "beer-lager-500ml-aluminium-can.json"
-
-
-def _count(api: FootprintApi) -> int:
-    db = Database(api.db_url)
-    try:
-        with db.engine.connect() as c:
-            return int(c.execute(text("SELECT count(*) FROM footprint")).scalar_one())
-    finally:
-        db.dispose()
 
 
 def _post(api: FootprintApi, body: Any, who: str = "maker") -> Any:
@@ -114,7 +105,7 @@ def test_every_problem_at_once_and_nothing_stored(fp_api: FootprintApi) -> None:
     assert "/lines/1/amount" in by_pointer
     assert "/manufacturing/fuels/0/dataset" in by_pointer
     assert by_pointer["/transport/0/distance/value"]["code"] == "out_of_bounds"
-    assert _count(fp_api) == 0
+    assert count_footprints(fp_api) == 0
 
 
 def test_incompatible_units_name_both(fp_api: FootprintApi) -> None:
@@ -129,7 +120,7 @@ def test_incompatible_units_name_both(fp_api: FootprintApi) -> None:
     assert e["line_unit"] == "item" and e["dataset_unit"] == "kg"
     assert "item" in e["message"] and "kg" in e["message"]
     assert "/manufacturing/electricity/0/unit" in errs
-    assert _count(fp_api) == 0
+    assert count_footprints(fp_api) == 0
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
@@ -147,7 +138,7 @@ def test_nan_and_infinite(fp_api: FootprintApi, bad: float) -> None:
     pointers = {e["pointer"] for e in r.json()["errors"]}
     assert "/lines/0/amount" in pointers
     assert "/inputs/retail_storage_days/value" in pointers
-    assert _count(fp_api) == 0
+    assert count_footprints(fp_api) == 0
 
 
 def test_limits_named(fp_api: FootprintApi) -> None:
@@ -170,7 +161,7 @@ def test_limits_named(fp_api: FootprintApi) -> None:
     r = _post(fp_api, body)
     assert r.status_code == 422
     assert r.json()["code"] == "limit_bom_depth" and r.json()["limit"] == "PCF_MAX_BOM_DEPTH"
-    assert _count(fp_api) == 0
+    assert count_footprints(fp_api) == 0
 
 
 def test_rule_problems_and_unknown_rule(fp_api: FootprintApi) -> None:
@@ -287,7 +278,7 @@ def test_compare_two_and_scenarios(fp_api: FootprintApi) -> None:
     )
     assert r.status_code == 422
     assert r.json()["errors"][0]["pointer"] == "/scenario/set/~1x~1y"
-    assert _count(fp_api) == 2  # scenarios are never stored
+    assert count_footprints(fp_api) == 2  # scenarios are never stored
     r = fp_api.post("rival", "/v1/footprints/compare", json={"a": glass["id"], "b": can["id"]})
     assert r.status_code == 404
 
@@ -340,7 +331,7 @@ def test_upload_errors_name_rows(fp_api: FootprintApi) -> None:
         "maker", "/v1/footprints/upload", files={"file": ("x.txt", io.BytesIO(b"hi"), "text/plain")}
     )
     assert r.status_code == 422 and r.json()["code"] == "unsupported_file"
-    assert _count(fp_api) == 0
+    assert count_footprints(fp_api) == 0
 
 
 def test_examples_and_templates(fp_api: FootprintApi) -> None:

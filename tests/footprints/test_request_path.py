@@ -17,7 +17,7 @@ from app.core.database import AsyncWriter, Database
 from app.footprints.models import Footprint, StoredFootprint
 from app.footprints.schemas import FootprintOut
 from app.rules import services as rules
-from tests.footprints.conftest import FootprintApi, all_examples, example
+from tests.footprints.conftest import FootprintApi, all_examples, count_footprints, example
 
 GLASS = "beer-lager-640ml-returnable-glass.json"
 
@@ -104,24 +104,15 @@ def test_lost_database_connection_is_a_503_and_the_retry_succeeds(
         assert n >= 1
     finally:
         db.dispose()
-    before = _count(fp_api)
+    before = count_footprints(fp_api)
     with caplog.at_level(logging.WARNING, logger="pcf.errors"):
         r = fp_api.post("maker", "/v1/footprints", json=example(GLASS))
     assert r.status_code == 503, r.text
     assert r.json()["code"] == "database_unavailable" and r.headers["Retry-After"] == "1"
-    assert _count(fp_api) == before
+    assert count_footprints(fp_api) == before
     again = fp_api.post("maker", "/v1/footprints", json=example(GLASS))
     assert again.status_code == 201, again.text
-    assert _count(fp_api) == before + 1
-
-
-def _count(api: FootprintApi) -> int:
-    db = Database(api.db_url)
-    try:
-        with db.engine.connect() as c:
-            return int(c.execute(text("SELECT count(*) FROM footprint")).scalar_one())
-    finally:
-        db.dispose()
+    assert count_footprints(fp_api) == before + 1
 
 
 def test_client_that_hangs_up_mid_body_is_not_an_error(
@@ -161,14 +152,14 @@ def test_client_that_hangs_up_mid_body_is_not_an_error(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    before = _count(fp_api)
+    before = count_footprints(fp_api)
     with caplog.at_level(logging.INFO):
         asyncio.run(app(scope, receive, send))
     assert sent == []  # nobody to answer
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     access = [r for r in caplog.records if r.name == "pcf.access"]
     assert access and access[-1].__dict__["status"] == 499
-    assert _count(fp_api) == before
+    assert count_footprints(fp_api) == before
 
 
 def test_footprint_and_audit_entry_are_written_together_or_not_at_all(
@@ -227,8 +218,8 @@ def test_footprint_and_audit_entry_are_written_together_or_not_at_all(
 
     real = audit.entry
     monkeypatch.setattr(audit, "entry", lambda *a, **k: {**real(*a, **k), "resource": None})
-    before = _count(fp_api)
+    before = count_footprints(fp_api)
     fp_api.client.raise_server_exceptions = False  # type: ignore[attr-defined]
     r = fp_api.post("maker", "/v1/footprints", json=example(GLASS))
     assert r.status_code == 500
-    assert _count(fp_api) == before
+    assert count_footprints(fp_api) == before
